@@ -1,0 +1,104 @@
+"""AgentRLConfig: every knob of an agentrl run, on top of TRL's GRPOConfig.
+
+A recipe (YAML) sets any field of this class; the command line overrides the recipe. Fields of
+GRPOConfig keep TRL's meaning, with one reinterpretation that multi-turn training needs:
+
+- `per_device_train_batch_size` is the number of EPISODES each process collects per update
+  (tasks per update x `num_generations`), exactly TRL's "completions per device" with one episode in
+  place of one completion. Each episode yields a variable number of step rows; they are all trained
+  in the same optimizer step, `micro_batch_rows` rows per forward/backward pass.
+- `gradient_accumulation_steps` and `steps_per_generation` must stay 1: accumulation over the rows of
+  one rollout batch happens inside `AgentGRPOTrainer.training_step`, with an exact loss denominator.
+- `max_steps` counts optimizer updates (as in TRL); the episode step limit is `max_episode_steps`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from trl import GRPOConfig
+
+TINY_MODEL = "tiny"
+
+
+@dataclass
+class AgentRLConfig(GRPOConfig):
+    # ---- model -------------------------------------------------------------------------------
+    model_name_or_path: str = field(
+        default=TINY_MODEL,
+        metadata={
+            "help": "Hub id or local folder of the policy, or 'tiny' to build the offline tiny Qwen2 model with a "
+            "tokenizer trained on the environment's own text (no download)."
+        },
+    )
+    tiny_hidden_size: int = field(default=128, metadata={"help": "tiny model: hidden size."})
+    tiny_num_layers: int = field(default=2, metadata={"help": "tiny model: number of transformer layers."})
+    tiny_vocab_size: int = field(default=512, metadata={"help": "tiny model: BPE vocabulary size to train."})
+    use_peft: bool = field(default=False, metadata={"help": "Train a LoRA adapter (PEFT) instead of all weights."})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
+    lora_dropout: float = field(default=0.0, metadata={"help": "LoRA dropout."})
+    lora_target_modules: list[str] | None = field(
+        default=None, metadata={"help": "LoRA target modules (default: all linear layers except lm_head)."}
+    )
+
+    # ---- environment -------------------------------------------------------------------------
+    env: str = field(default="household-easy", metadata={"help": "Environment name (see `agentrl envs`)."})
+    env_kwargs: dict[str, Any] | str | None = field(
+        default=None, metadata={"help": "Keyword arguments for the environment factory (a mapping)."}
+    )
+    max_episode_steps: int | None = field(
+        default=None, metadata={"help": "Episode step limit (default: the environment's own max_steps)."}
+    )
+    eval_split: str = field(default="eval_in", metadata={"help": "Held-out split for eval.json: eval_in | eval_out."})
+    eval_num_tasks: int = field(default=100, metadata={"help": "Number of held-out tasks evaluated before and after RL."})
+    eval_temperature: float = field(
+        default=0.0, metadata={"help": "Sampling temperature of the held-out evaluation (0 = greedy)."}
+    )
+
+    # ---- rollout -----------------------------------------------------------------------------
+    history_length: int = field(
+        default=2, metadata={"help": "K: how many past (observation, action) pairs each step prompt shows."}
+    )
+    invalid_format_penalty: float = field(
+        default=0.1, metadata={"help": "Reward subtracted for a response without <think>..</think><action>..</action>."}
+    )
+    micro_batch_rows: int = field(
+        default=32, metadata={"help": "Step rows per forward/backward pass of the update (bounds training memory)."}
+    )
+
+    # ---- SFT warm-up -------------------------------------------------------------------------
+    sft_warmup_steps: int = field(
+        default=0, metadata={"help": "Optimizer steps of SFT on expert demonstrations before RL (0 = no warm-up)."}
+    )
+    sft_num_tasks: int = field(default=400, metadata={"help": "Train tasks whose expert episodes form the SFT data."})
+    sft_learning_rate: float = field(default=1e-3, metadata={"help": "SFT warm-up learning rate."})
+    sft_batch_size: int = field(default=32, metadata={"help": "SFT warm-up batch size (step rows)."})
+
+    # ---- run ---------------------------------------------------------------------------------
+    progress_bar: bool = field(default=True, metadata={"help": "Show the live rich progress bar."})
+
+    def __post_init__(self):
+        if self.gradient_accumulation_steps != 1:
+            raise ValueError(
+                f"gradient_accumulation_steps={self.gradient_accumulation_steps}: agentrl accumulates over the step "
+                "rows of a rollout batch itself. Set gradient_accumulation_steps: 1, and use micro_batch_rows to bound "
+                "memory and per_device_train_batch_size (episodes per process per update) to grow the batch."
+            )
+        if self.steps_per_generation not in (None, 1) or self.generation_batch_size is not None:
+            raise ValueError(
+                "steps_per_generation / generation_batch_size cannot be set: one rollout batch "
+                "(per_device_train_batch_size episodes per process) feeds exactly one optimizer step."
+            )
+        self.steps_per_generation = 1
+        if self.micro_batch_rows < 1:
+            raise ValueError(f"micro_batch_rows must be >= 1, got {self.micro_batch_rows}")
+        if self.history_length < 0:
+            raise ValueError(f"history_length must be >= 0, got {self.history_length}")
+        if isinstance(self.env_kwargs, str):  # from the command line: a JSON/YAML mapping
+            import yaml
+
+            self.env_kwargs = yaml.safe_load(self.env_kwargs) or {}
+        self.env_kwargs = dict(self.env_kwargs or {})
+        super().__post_init__()

@@ -1,0 +1,170 @@
+"""Load the policy: a hub id or local folder (the real use), or the offline tiny model.
+
+The tiny model is a small Qwen2 causal LM built from a config with a byte-level BPE tokenizer trained
+on the environment's own text (expert episodes rendered through the real prompt builder), saved as a
+normal Hugging Face folder with a ChatML chat template, so `AutoModelForCausalLM.from_pretrained(path)`
+and `AutoTokenizer.from_pretrained(path)` load it. Nothing touches the network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Iterable
+
+import torch
+
+# ChatML, as Qwen2.5 uses: the assistant turn ends with <|im_end|>, which is also the EOS token.
+CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+# The response format's tags are single tokens so a tiny model emits them in one step.
+FORMAT_TOKENS = ["<think>", "</think>", "<action>", "</action>"]
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
+
+
+class ModelPathError(ValueError):
+    """`model_name_or_path` names neither a local folder, a hub id, nor the tiny model."""
+
+
+def check_model_name_or_path(name: str) -> None:
+    """Fail before any loading when `name` is a local path that does not exist (or not a model folder)."""
+    from agentrl.config import TINY_MODEL
+
+    if name == TINY_MODEL:
+        return
+    # A hub id is "name" or "org/name"; anything else is meant as a local path.
+    looks_like_path = name.startswith((".", "/", "~")) or not _HUB_ID.match(name)
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").exists() and not (path / "adapter_config.json").exists():
+            raise ModelPathError(
+                f"model_name_or_path {name!r} is a folder without config.json or adapter_config.json. Point it at a "
+                f"saved model (e.g. RUN_DIR/final), a hub id like Qwen/Qwen2.5-1.5B-Instruct, or '{TINY_MODEL}'."
+            )
+        return
+    if looks_like_path:
+        raise ModelPathError(
+            f"model_name_or_path {name!r} does not exist. Fix the path in the recipe key `model_name_or_path` "
+            f"(or --model_name_or_path), use a hub id like Qwen/Qwen2.5-1.5B-Instruct, or '{TINY_MODEL}' for the "
+            "offline tiny model."
+        )
+
+
+def train_tokenizer(corpus: Iterable[str], vocab_size: int = 512):
+    """A byte-level BPE tokenizer trained in memory on `corpus`, with ChatML special tokens and template."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(corpus, trainer=trainer)
+    tokenizer.add_tokens(FORMAT_TOKENS)
+    wrapped = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        additional_special_tokens=["<|im_start|>"],
+        model_max_length=4096,
+    )
+    wrapped.chat_template = CHATML_TEMPLATE
+    return wrapped
+
+
+def environment_corpus(env, prompt_builder, num_tasks: int = 300) -> list[str]:
+    """Text the tiny tokenizer is trained on: rendered prompts and expert responses of expert episodes."""
+    from agentrl.rollout.demos import expert_episodes_text
+
+    return expert_episodes_text(env, prompt_builder, env.task_ids("train")[:num_tasks])
+
+
+def build_tiny_model(
+    save_dir: str | os.PathLike,
+    env,
+    hidden_size: int = 128,
+    num_layers: int = 2,
+    vocab_size: int = 512,
+    seed: int = 0,
+) -> Path:
+    """Build and save the tiny Qwen2 policy + tokenizer for `env` into `save_dir`; return the folder."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from agentrl.rollout.prompt import PromptBuilder
+
+    save_dir = Path(save_dir)
+    corpus = environment_corpus(env, PromptBuilder(tokenizer=None))
+    tokenizer = train_tokenizer(corpus, vocab_size=vocab_size)
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=2 * hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        bos_token_id=None,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(seed)
+    model = Qwen2ForCausalLM(config)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(save_dir)
+    tokenizer.save_pretrained(save_dir)
+    with open(save_dir / "agentrl_tiny.json", "w") as f:
+        json.dump({"env": env.name, "hidden_size": hidden_size, "num_layers": num_layers, "seed": seed}, f)
+    return save_dir
+
+
+def load_tokenizer(name_or_path: str):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+    if tokenizer.pad_token is None:  # many chat models ship without one; padding is masked anyway
+        tokenizer.pad_token = tokenizer.eos_token
+    if tokenizer.chat_template is None:
+        raise ValueError(
+            f"the tokenizer of {name_or_path!r} has no chat template; agentrl renders every step prompt with it. "
+            "Use an instruct/chat model or set tokenizer.chat_template and save it."
+        )
+    return tokenizer
+
+
+def load_policy(name_or_path: str, dtype: torch.dtype | str = "auto"):
+    """Load a causal LM (full model, or a PEFT adapter folder with its base) for training or evaluation."""
+    from transformers import AutoModelForCausalLM
+
+    path = Path(name_or_path).expanduser()
+    if (path / "adapter_config.json").exists():
+        from peft import AutoPeftModelForCausalLM
+
+        return AutoPeftModelForCausalLM.from_pretrained(str(path), dtype=dtype, is_trainable=True)
+    return AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dtype)
+
+
+def lora_config(args):
+    """The PEFT LoraConfig a run with `use_peft: true` trains."""
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=args.lora_r,
+        lora_alpha=args.lora_alpha,
+        lora_dropout=args.lora_dropout,
+        target_modules=args.lora_target_modules or "all-linear",
+        task_type="CAUSAL_LM",
+    )

@@ -1,0 +1,99 @@
+"""Recipes: YAML files of AgentRLConfig fields, overridden by `--field value` on the command line.
+
+Built on TRL's TrlParser. Differences: the recipe key `env` is the environment NAME (TrlParser reads an
+`env:` mapping as environment variables; agentrl uses `env_vars:` for that), and every mistake is
+reported before anything is loaded: a missing recipe file, an unknown key (with the closest field
+names), an unknown environment, a model path that does not exist.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+from pathlib import Path
+from typing import Sequence
+
+import yaml
+from trl import TrlParser
+
+from agentrl.config import AgentRLConfig
+
+
+class RecipeError(ValueError):
+    """A recipe or command line that cannot run; the message says what to fix."""
+
+
+def _suggest(key: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
+    return f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+
+
+def load_recipe(path: str | os.PathLike) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(
+            f"recipe file {str(path)!r} not found. Pass an existing YAML file to --config, e.g. "
+            "recipes/quickstart.yaml (list them with `ls recipes/`)."
+        )
+    with open(path) as f:
+        recipe = yaml.safe_load(f) or {}
+    if not isinstance(recipe, dict):
+        raise RecipeError(f"recipe {str(path)!r} must be a YAML mapping of field: value")
+    return recipe
+
+
+def parse_train_args(argv: Sequence[str]) -> AgentRLConfig:
+    """AgentRLConfig from `[--config recipe.yaml] [--field value ...]`, validated."""
+    argv = list(argv)
+    fields = [f.name for f in dataclasses.fields(AgentRLConfig)]
+    recipe: dict = {}
+    recipe_path = None
+    if "--config" in argv:
+        at = argv.index("--config")
+        if at + 1 >= len(argv):
+            raise RecipeError("--config needs a recipe path, e.g. --config recipes/quickstart.yaml")
+        recipe_path = argv[at + 1]
+        del argv[at : at + 2]
+        recipe = load_recipe(recipe_path)
+    for key, value in (recipe.pop("env_vars", None) or {}).items():
+        os.environ[key] = str(value)
+    unknown = [key for key in recipe if key not in fields]
+    if unknown:
+        key = unknown[0]
+        raise RecipeError(
+            f"unknown recipe key {key!r} in {recipe_path}.{_suggest(key, fields)} Every field of AgentRLConfig "
+            "(and TRL's GRPOConfig) is accepted; list them with `agentrl train --help`."
+        )
+    for token in argv:
+        if token.startswith("--"):
+            name = token[2:].split("=", 1)[0]
+            if name not in fields and name not in ("help", "h"):
+                raise RecipeError(f"unknown option --{name}.{_suggest(name, fields)} See `agentrl train --help`.")
+    parser = TrlParser(AgentRLConfig)
+    parser.set_defaults_with_config(**recipe)
+    try:
+        (args,) = parser.parse_args_into_dataclasses(args=argv)
+    except ValueError as error:
+        raise RecipeError(f"invalid setting: {error}") from error
+    validate(args)
+    return args
+
+
+def validate(args: AgentRLConfig) -> None:
+    """Checks that must fail before any model is loaded."""
+    from envs import check_env_name
+    from envs.base import SPLITS
+
+    from agentrl.models import check_model_name_or_path
+
+    try:
+        check_env_name(args.env)
+    except ValueError as error:
+        raise RecipeError(str(error)) from error
+    try:
+        check_model_name_or_path(args.model_name_or_path)
+    except ValueError as error:
+        raise RecipeError(str(error)) from error
+    if args.eval_split not in SPLITS:
+        raise RecipeError(f"eval_split {args.eval_split!r} is not a split; use one of {SPLITS}")

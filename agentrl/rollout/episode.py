@@ -1,0 +1,53 @@
+"""Episode records: what the rollout saw and produced, token for token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Hashable
+
+
+@dataclass
+class Step:
+    prompt_ids: list[int]  # exactly the ids the model was given
+    response_ids: list[int]  # exactly the ids it produced (EOS included when it stopped by itself)
+    logprobs: list[float]  # log pi_rollout(token) at the sampling temperature, one per response id
+    entropies: list[float]  # full-vocabulary entropy (nats) of each response token's distribution
+    response: str  # decoded response
+    action: str  # parsed action sent to the environment
+    format_valid: bool  # <think>..</think><action>..</action> present
+    action_valid: bool  # the environment understood the action
+    env_reward: float  # reward the environment returned
+    reward: float  # env_reward minus the invalid-format penalty
+    observation: str  # the observation this step's prompt showed
+    anchor: Hashable  # raw-state key of that observation (GiGPO anchor states)
+    truncated: bool  # the response hit the token budget without EOS
+
+    @property
+    def entropy(self) -> float:
+        """Step entropy: mean token entropy over the step's generated tokens."""
+        return sum(self.entropies) / len(self.entropies) if self.entropies else 0.0
+
+
+@dataclass
+class Episode:
+    task_id: str
+    group_id: int  # episodes of one group share task_id and are normalised together
+    task: str = ""
+    steps: list[Step] = field(default_factory=list)
+    won: bool = False
+    error: str | None = None  # the environment raised: the episode ended as failed
+    info: dict = field(default_factory=dict)  # last info from the environment
+
+    @property
+    def total_reward(self) -> float:
+        """Return used for advantages: env rewards minus format penalties."""
+        return sum(step.reward for step in self.steps)
+
+    @property
+    def score(self) -> float:
+        """Environment score (no penalties): what evaluation reports next to success."""
+        return sum(step.env_reward for step in self.steps)
+
+    @property
+    def length(self) -> int:
+        return len(self.steps)

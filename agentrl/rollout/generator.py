@@ -1,0 +1,128 @@
+"""Generation backends behind one small interface: token ids in, token ids + logprobs + entropies out.
+
+`HFGenerator` runs one batched `model.generate` call for all live episodes of a turn. vLLM (issue:
+scale-out) plugs in as another class with the same `generate` method.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+import torch
+from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList
+
+
+@dataclass
+class Generation:
+    token_ids: list[int]
+    logprobs: list[float]
+    entropies: list[float]
+    truncated: bool  # stopped by the token budget, not by EOS
+
+
+class Generator(Protocol):
+    def generate(self, prompts: Sequence[Sequence[int]]) -> list[Generation]: ...
+
+
+class _TokenStatsRecorder(LogitsProcessor):
+    """Records, per generated token, log pi(token) and the full-vocabulary entropy of softmax(logits / T).
+
+    Custom processors run before the temperature / top-k / top-p warpers, so `scores` are the model's
+    logits (after any repetition penalty): dividing by T gives the policy the trainer optimises (TRL's
+    fused head also scores logits / T). Only one (B, V) log-softmax is kept at a time: the sampled
+    token of step t is known when step t+1 starts (it is the last input id).
+    """
+
+    def __init__(self, temperature: float):
+        self.temperature = temperature if temperature > 0 else 1.0
+        self.logprobs: list[torch.Tensor] = []
+        self.entropies: list[torch.Tensor] = []
+        self._pending: torch.Tensor | None = None  # log-softmax of the previous step
+
+    def _collect_pending(self, sampled: torch.Tensor) -> None:
+        if self._pending is not None:
+            self.logprobs.append(self._pending.gather(-1, sampled[:, None]).squeeze(-1))
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        self._collect_pending(input_ids[:, -1])
+        log_probs = torch.log_softmax(scores.float() / self.temperature, dim=-1)
+        # H = -sum_v p_v log p_v, full vocabulary, in nats
+        self.entropies.append(-(log_probs.exp() * log_probs).sum(-1))
+        self._pending = log_probs
+        return scores
+
+    def finish(self, last_tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self._collect_pending(last_tokens)
+        self._pending = None
+        return torch.stack(self.logprobs, dim=1), torch.stack(self.entropies, dim=1)
+
+
+class HFGenerator:
+    """Batched sampling with `transformers` generate (left-padded prompts)."""
+
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        top_k: int = 0,
+        min_p: float | None = None,
+        repetition_penalty: float = 1.0,
+    ):
+        self.model = model
+        self.pad_token_id = tokenizer.pad_token_id
+        eos = tokenizer.eos_token_id
+        self.eos_token_ids = {eos} if isinstance(eos, int) else set(eos)
+        sample = temperature > 0
+        self.temperature = temperature
+        self.generation_config = GenerationConfig(
+            max_new_tokens=max_new_tokens,
+            do_sample=sample,
+            temperature=temperature if sample else None,
+            top_p=top_p if sample else None,
+            top_k=top_k if sample else None,
+            min_p=min_p if sample else None,
+            repetition_penalty=repetition_penalty,
+            pad_token_id=self.pad_token_id,
+            eos_token_id=sorted(self.eos_token_ids),
+            bos_token_id=None,
+            disable_compile=True,
+        )
+
+    @torch.no_grad()
+    def generate(self, prompts: Sequence[Sequence[int]]) -> list[Generation]:
+        if not prompts:
+            return []
+        device = next(self.model.parameters()).device
+        width = max(len(p) for p in prompts)
+        input_ids = torch.full((len(prompts), width), self.pad_token_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        for row, prompt in enumerate(prompts):  # left padding: every prompt ends where generation starts
+            input_ids[row, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
+            attention_mask[row, width - len(prompt) :] = 1
+        recorder = _TokenStatsRecorder(self.temperature)
+        output = self.model.generate(
+            input_ids=input_ids.to(device),
+            attention_mask=attention_mask.to(device),
+            generation_config=self.generation_config,
+            logits_processor=LogitsProcessorList([recorder]),
+        )
+        generated = output[:, width:].cpu()
+        logprobs, entropies = (t.cpu() for t in recorder.finish(output[:, -1]))
+        results = []
+        for row in range(len(prompts)):
+            ids = generated[row].tolist()
+            stop = next((i for i, token in enumerate(ids) if token in self.eos_token_ids), None)
+            length = len(ids) if stop is None else stop + 1  # keep EOS: the model produced it
+            results.append(
+                Generation(
+                    token_ids=ids[:length],
+                    logprobs=logprobs[row, :length].tolist(),
+                    entropies=entropies[row, :length].tolist(),
+                    truncated=stop is None,
+                )
+            )
+        return results

@@ -1,0 +1,135 @@
+"""One training run, end to end: model -> warm-up -> held-out eval -> RL -> final model -> eval.json.
+
+Run directory (`output_dir`):
+    config.yaml        the resolved recipe (every field)
+    base_model/        the tiny model + tokenizer, when model_name_or_path is "tiny"
+    sft_warmup/        the warmed-up model, when sft_warmup_steps > 0
+    metrics.jsonl      one JSON object per logged RL step
+    checkpoint-*/      TRL/HF checkpoints (save_steps)
+    final/             the trained model, or the LoRA adapter in PEFT format, with the tokenizer
+    eval.json          {"split", "num_tasks", "before": {...}, "after": {...}}
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import time
+from pathlib import Path
+
+import yaml
+
+from agentrl.config import TINY_MODEL, AgentRLConfig
+
+logger = logging.getLogger(__name__)
+
+
+def env_factory_for(args: AgentRLConfig):
+    from envs import make_env
+
+    kwargs = dict(args.env_kwargs)
+    if args.max_episode_steps is not None:
+        kwargs["max_steps"] = args.max_episode_steps
+    return functools.partial(make_env, args.env, **kwargs)
+
+
+def write_config(args: AgentRLConfig, output_dir: Path) -> None:
+    resolved = {key: value for key, value in args.to_dict().items() if not key.startswith("_")}
+    with open(output_dir / "config.yaml", "w") as f:
+        yaml.safe_dump(resolved, f, sort_keys=True)
+
+
+def evaluate_model(model, tokenizer, args: AgentRLConfig, env_factory) -> dict:
+    from agentrl.evaluation import evaluate_policy
+
+    task_ids = env_factory().task_ids(args.eval_split)[: args.eval_num_tasks]
+    summary, _ = evaluate_policy(
+        model,
+        tokenizer,
+        env_factory,
+        task_ids,
+        max_new_tokens=args.max_completion_length,
+        temperature=args.eval_temperature,
+        history_length=args.history_length,
+    )
+    return summary
+
+
+def train(args: AgentRLConfig) -> dict:
+    """Run the recipe; return the eval.json content."""
+    from accelerate import PartialState
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    from agentrl.callbacks import MetricsJsonlCallback, RichProgressCallback
+    from agentrl.models import build_tiny_model, load_policy, load_tokenizer, lora_config
+    from agentrl.sft import sft_warmup
+    from agentrl.trainer import AgentGRPOTrainer
+
+    started = time.perf_counter()
+    state = PartialState()
+    output_dir = Path(args.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    env_factory = env_factory_for(args)
+    env = env_factory()
+    if state.is_main_process:
+        write_config(args, output_dir)
+
+    model_path = args.model_name_or_path
+    if model_path == TINY_MODEL:
+        model_path = str(output_dir / "base_model")
+        if state.is_main_process and not (Path(model_path) / "config.json").exists():
+            build_tiny_model(model_path, env, args.tiny_hidden_size, args.tiny_num_layers, args.tiny_vocab_size, args.seed)
+        state.wait_for_everyone()
+    tokenizer = load_tokenizer(model_path)
+
+    if args.sft_warmup_steps > 0:
+        warm_path = output_dir / "sft_warmup"
+        if state.is_main_process and not (warm_path / "config.json").exists():
+            print(f"[agentrl] SFT warm-up: {args.sft_warmup_steps} steps on expert demonstrations")
+            sft_warmup(model_path, tokenizer, env, args, warm_path)
+        state.wait_for_everyone()
+        model_path = str(warm_path)
+
+    model = load_policy(model_path, dtype="auto")
+    before = None
+    if state.is_main_process:
+        before = evaluate_model(model.to(state.device), tokenizer, args, env_factory)
+        print(f"[agentrl] held-out success before RL: {before['success_rate']:.1%} ({args.eval_split}, {args.eval_num_tasks} tasks)")
+
+    args.disable_tqdm = args.disable_tqdm or args.progress_bar
+    callbacks = [MetricsJsonlCallback(str(output_dir / "metrics.jsonl"))]
+    if args.progress_bar:
+        callbacks.append(RichProgressCallback())
+    trainer = AgentGRPOTrainer(
+        model=model,
+        args=args,
+        env_factory=env_factory,
+        processing_class=tokenizer,
+        peft_config=lora_config(args) if args.use_peft else None,
+        callbacks=callbacks,
+    )
+    if args.progress_bar:
+        trainer.remove_callback(PrinterCallback)
+        trainer.remove_callback(ProgressCallback)
+    trainer.train(resume_from_checkpoint=args.resume_from_checkpoint)
+
+    final_dir = output_dir / "final"
+    trainer.save_model(str(final_dir))
+    if state.is_main_process:
+        tokenizer.save_pretrained(final_dir)
+    trained = trainer.accelerator.unwrap_model(trainer.model)
+    result = {"split": args.eval_split, "num_tasks": args.eval_num_tasks, "temperature": args.eval_temperature}
+    if state.is_main_process:
+        after = evaluate_model(trained, tokenizer, args, env_factory)
+        result.update(before=before, after=after, wall_time_s=round(time.perf_counter() - started, 1))
+        with open(output_dir / "eval.json", "w") as f:
+            json.dump(result, f, indent=2)
+        print(
+            f"\n[agentrl] held-out success ({args.eval_split}, {args.eval_num_tasks} tasks): "
+            f"before RL {before['success_rate']:.1%} -> after RL {after['success_rate']:.1%}  "
+            f"({result['wall_time_s']:.0f} s)\n"
+            f"[agentrl] outputs in {output_dir}/: final/ (model), eval.json, metrics.jsonl, config.yaml"
+        )
+    state.wait_for_everyone()
+    return result

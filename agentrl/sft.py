@@ -1,0 +1,62 @@
+"""SFT warm-up on expert demonstrations (TRL's SFTTrainer), for models that cannot act yet.
+
+The demonstrations are rendered through the same prompt builder as the rollouts and passed to
+SFTTrainer pre-tokenized, with a completion mask, so the warm-up teaches exactly the token layout the
+policy sees during RL. Only the response tokens are trained.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from datasets import Dataset
+from envs.base import TextEnv
+
+from agentrl.config import AgentRLConfig
+from agentrl.rollout.demos import expert_sft_rows
+from agentrl.rollout.prompt import PromptBuilder
+
+
+def sft_warmup(model_path: str, tokenizer, env: TextEnv, args: AgentRLConfig, save_dir: str | Path) -> Path:
+    """Train `model_path` on expert steps of `args.sft_num_tasks` train tasks; save to `save_dir`."""
+    from trl import SFTConfig, SFTTrainer
+
+    from agentrl.models import load_policy, lora_config
+
+    rows = expert_sft_rows(env, PromptBuilder(tokenizer, args.history_length), env.task_ids("train")[: args.sft_num_tasks])
+    if not rows:
+        raise ValueError(f"environment {env.name!r} gave no expert demonstrations; set sft_warmup_steps: 0")
+    config = SFTConfig(
+        output_dir=str(Path(save_dir).parent / "sft_logs"),
+        max_steps=args.sft_warmup_steps,
+        learning_rate=args.sft_learning_rate,
+        lr_scheduler_type="cosine",
+        warmup_steps=min(10, args.sft_warmup_steps // 10),
+        per_device_train_batch_size=args.sft_batch_size,
+        max_length=None,
+        completion_only_loss=True,
+        bf16=args.bf16,
+        gradient_checkpointing=args.gradient_checkpointing,
+        use_cpu=args.use_cpu,
+        seed=args.seed,
+        logging_steps=max(1, args.sft_warmup_steps // 5),
+        save_strategy="no",
+        report_to=[],
+        disable_tqdm=True,
+    )
+    model = load_policy(model_path)
+    trainer = SFTTrainer(
+        model=model,
+        args=config,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        peft_config=lora_config(args) if args.use_peft else None,
+    )
+    trainer.train()
+    model = trainer.model
+    if args.use_peft:  # fold the warm-up adapter in: RL then trains a fresh adapter on the warmed-up base
+        model = model.merge_and_unload()
+    save_dir = Path(save_dir)
+    model.save_pretrained(save_dir)
+    tokenizer.save_pretrained(save_dir)
+    return save_dir

@@ -1,0 +1,303 @@
+"""AgentGRPOTrainer: TRL's GRPOTrainer trained on multi-turn episodes, one row per step.
+
+What changes from TRL, and where:
+- `_generate_and_score_completions`: instead of one completion per prompt, the dataset rows are task
+  ids (each repeated `num_generations` times by TRL's RepeatSampler, so a group shares a task); the
+  collector plays every episode to the end and each step becomes a training row with its recorded
+  prompt and response ids. The episode's group advantage is broadcast to its steps.
+- `training_step`: the number of rows varies with episode length, so the update walks the rows in
+  micro-batches of `micro_batch_rows` and accumulates gradients, weighting each micro-batch so the sum
+  equals TRL's loss over the whole batch at once (exact token-mean / sequence-mean denominators).
+- Everything else, the policy loss included (`loss_type` grpo | dapo | dr_grpo | bnpo | ...,
+  clip-higher, KL, entropy bonus), is TRL's own `_compute_loss`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from typing import Any
+
+import torch
+from datasets import Dataset
+from trl import GRPOTrainer
+from trl.models.utils import unwrap_model_for_generation
+from trl.trainer.utils import use_adapter
+
+from envs.base import TextEnv
+
+from agentrl.algorithms import compute_advantages
+from agentrl.config import AgentRLConfig
+from agentrl.rollout import HFGenerator, PromptBuilder, RolloutCollector, per_step_rows
+from agentrl.rollout.episode import Episode
+
+logger = logging.getLogger(__name__)
+
+# How TRL's `_compute_loss` normalises each loss type, hence how a micro-batch's loss is re-weighted.
+_PER_ROW_MEAN = {"grpo", "sapo", "dr_grpo", "luspo"}  # divides by the rows in the micro-batch
+_PER_TOKEN_MEAN = {"bnpo"}  # divides by the loss tokens in the micro-batch
+_GLOBAL_TOKEN_MEAN = {"dapo", "cispo", "vespo"}  # divides by num_items_in_batch (all loss tokens, all ranks)
+
+
+def environment_return(episodes: list[Episode], **kwargs) -> list[float]:
+    """Reward function: each episode's return (env rewards minus invalid-format penalties)."""
+    return [episode.total_reward for episode in episodes]
+
+
+class AgentGRPOTrainer(GRPOTrainer):
+    _tag_names = ["trl", "grpo", "agentrl"]
+
+    def __init__(
+        self,
+        model,
+        args: AgentRLConfig,
+        env_factory: Callable[[], TextEnv],
+        processing_class=None,
+        reward_funcs: list[Callable[..., list[float]]] | None = None,
+        train_task_ids: list[str] | None = None,
+        peft_config=None,
+        callbacks=None,
+    ):
+        if args.per_device_train_batch_size % args.num_generations != 0:
+            raise ValueError(
+                f"per_device_train_batch_size ({args.per_device_train_batch_size}) is the number of episodes per "
+                f"process and must be a multiple of num_generations ({args.num_generations}) so that every group "
+                "of rollouts of a task stays on one process."
+            )
+        self.env_factory = env_factory
+        if train_task_ids is None:
+            train_task_ids = env_factory().task_ids("train")
+        train_dataset = Dataset.from_dict({"prompt": list(train_task_ids)})
+        super().__init__(
+            model=model,
+            reward_funcs=reward_funcs or [environment_return],
+            args=args,
+            train_dataset=train_dataset,
+            processing_class=processing_class,
+            peft_config=peft_config,
+            callbacks=callbacks,
+        )
+        self.prompt_builder = PromptBuilder(self._tokenizer, history_length=args.history_length)
+        self.collector = RolloutCollector(env_factory, self.prompt_builder, args.invalid_format_penalty)
+        self._update_inputs: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ rollouts -> training rows
+    def make_generator(self, model, temperature: float | None = None) -> HFGenerator:
+        return HFGenerator(
+            model,
+            self._tokenizer,
+            max_new_tokens=self.max_completion_length,
+            temperature=self.temperature if temperature is None else temperature,
+            top_p=self.top_p,
+            top_k=self.top_k or 0,
+            min_p=self.min_p,
+            repetition_penalty=self.repetition_penalty,
+        )
+
+    def collect_episodes(self, task_ids: list[str], group_ids: list[int]) -> list[Episode]:
+        """Play one episode per task id with the current policy (sampling at `temperature`)."""
+        with (
+            unwrap_model_for_generation(
+                self.model_wrapped,
+                self.accelerator,
+                gather_deepspeed3_params=self.args.ds3_gather_for_generation,
+                gradient_checkpointing_kwargs=self.args.gradient_checkpointing_kwargs,
+            ) as unwrapped_model,
+            torch.no_grad(),
+        ):
+            return self.collector.collect(self.make_generator(unwrapped_model), task_ids, group_ids)
+
+    def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+        device = self.accelerator.device
+        group_size = self.num_generations
+        task_ids = [row["prompt"] for row in inputs]
+        first_group = self.accelerator.process_index * (len(task_ids) // group_size)
+        group_ids = [first_group + index // group_size for index in range(len(task_ids))]
+        for start in range(0, len(task_ids), group_size):
+            if len(set(task_ids[start : start + group_size])) != 1:
+                raise RuntimeError("a rollout group mixes tasks: the sampler must repeat each task num_generations times")
+
+        started = time.perf_counter()
+        episodes = self.collect_episodes(task_ids, group_ids)
+        rollout_seconds = time.perf_counter() - started
+
+        # Rewards and advantages over the global batch (groups are whole on each rank; "batch" scaling
+        # and the logged statistics need every rank's episodes).
+        local_returns = torch.tensor(
+            [sum(w * r for w, r in zip(self.reward_weights.tolist(), rewards)) for rewards in zip(
+                *[func(episodes=episodes) for func in self.reward_funcs]
+            )],
+            dtype=torch.float32,
+            device=device,
+        )
+        returns = self.accelerator.gather(local_returns).cpu()
+        all_group_ids = self.accelerator.gather(torch.tensor(group_ids, device=device)).cpu()
+        advantages = compute_advantages("grpo", returns, all_group_ids, scale_rewards=self.scale_rewards)
+        local = slice(self.accelerator.process_index * len(episodes), (self.accelerator.process_index + 1) * len(episodes))
+
+        rows = per_step_rows(
+            episodes,
+            advantages[local].tolist(),
+            pad_token_id=self._tokenizer.pad_token_id,
+            mask_truncated=self.mask_truncated_completions,
+        )
+        rows = {key: value.to(device) for key, value in rows.items()}
+        loss_mask = rows["completion_mask"]
+        rows["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()
+        rows["num_rows_in_batch"] = self.accelerator.gather(torch.tensor(loss_mask.size(0), device=device)).sum()
+        self._add_policy_logps(rows)
+        self._log_rollout_metrics(episodes, returns, all_group_ids, rollout_seconds)
+        return rows
+
+    def _add_policy_logps(self, rows: dict[str, Any]) -> None:
+        """old (for num_iterations > 1) and reference (for beta > 0) log-probs, in no-grad micro-batches."""
+        need_old = self.num_iterations > 1
+        need_ref = self.beta != 0.0
+        if not (need_old or need_ref) or rows["completion_ids"].size(0) == 0:
+            return
+        input_ids = torch.cat([rows["prompt_ids"], rows["completion_ids"]], dim=1)
+        attention_mask = torch.cat([rows["prompt_mask"], rows["completion_mask"]], dim=1)
+        width = rows["completion_ids"].size(1)
+        batch = self.args.micro_batch_rows
+        with torch.no_grad():
+            if need_old:
+                rows["old_per_token_logps"], _, _ = self._get_per_token_logps_and_entropies(
+                    self.model, input_ids, attention_mask, width, batch_size=batch
+                )
+            if need_ref:
+                if self.ref_model is not None:
+                    rows["ref_per_token_logps"], _, _ = self._get_per_token_logps_and_entropies(
+                        self.ref_model, input_ids, attention_mask, width, batch_size=batch
+                    )
+                else:  # PEFT: the reference is the base model (adapter disabled) or the frozen "ref" adapter
+                    unwrapped = self.accelerator.unwrap_model(self.model)
+                    with use_adapter(unwrapped, adapter_name="ref" if "ref" in unwrapped.peft_config else None):
+                        rows["ref_per_token_logps"], _, _ = self._get_per_token_logps_and_entropies(
+                            self.model, input_ids, attention_mask, width, batch_size=batch
+                        )
+
+    # ------------------------------------------------------------------ the update
+    def _prepare_inputs(self, generation_batch):
+        if not self.model.training:
+            return self._generate_and_score_completions(generation_batch)
+        # One rollout batch feeds `num_iterations` optimizer steps (TRL's mu), then a new one is collected.
+        if self._step % self.num_iterations == 0 or self._update_inputs is None:
+            self._update_inputs = self._generate_and_score_completions(generation_batch)
+        return self._update_inputs
+
+    def micro_batches(self, rows: dict[str, Any]) -> list[tuple[dict[str, Any], float]]:
+        """Split the rows into micro-batches, each with the weight that makes the sum exact.
+
+        Rows are sorted by length first so a micro-batch carries little padding. For loss types that
+        average per row (grpo, dr_grpo, ...), weight = rows_in_micro * P / rows_global; per token
+        (bnpo): tokens_in_micro * P / tokens_global; global token mean (dapo, cispo, vespo): 1, since
+        TRL already divides by num_items_in_batch / P. P = number of processes: DDP averages the
+        gradients over ranks.
+        """
+        processes = self.accelerator.num_processes
+        lengths = rows["prompt_mask"].sum(1) + rows["completion_mask"].sum(1)
+        order = torch.argsort(lengths, stable=True)
+        size = self.args.micro_batch_rows
+        result = []
+        for start in range(0, order.numel(), size):
+            index = order[start : start + size]
+            micro = {
+                key: value[index] if isinstance(value, torch.Tensor) and value.dim() > 0 else value
+                for key, value in rows.items()
+            }
+            micro = _trim_padding(micro)
+            if self.loss_type in _PER_ROW_MEAN:
+                weight = index.numel() * processes / rows["num_rows_in_batch"].item()
+            elif self.loss_type in _PER_TOKEN_MEAN:
+                weight = micro["completion_mask"].sum().item() * processes / max(rows["num_items_in_batch"].item(), 1)
+            elif self.loss_type in _GLOBAL_TOKEN_MEAN:
+                weight = 1.0
+            else:
+                raise ValueError(f"loss_type {self.loss_type!r} is not supported by agentrl's row micro-batching")
+            result.append((micro, weight))
+        return result
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        started = time.perf_counter()
+        model.train()
+        rows = self._prepare_inputs(inputs)
+        micro_batches = self.micro_batches(rows)
+        total = torch.zeros((), device=self.accelerator.device)
+        if not micro_batches:  # no rows on this rank: still take part in the gradient all-reduce
+            micro_batches = [(None, 0.0)]
+        for number, (micro, weight) in enumerate(micro_batches):
+            last = number == len(micro_batches) - 1
+            sync = nullcontext() if last else self.accelerator.no_sync(model)
+            with sync, self.compute_loss_context_manager():
+                if micro is None:
+                    loss = sum(p.sum() for p in model.parameters() if p.requires_grad) * 0.0
+                else:
+                    loss = self.compute_loss(model, micro) * weight
+                if torch.isfinite(loss):
+                    self.accelerator.backward(loss)
+                    total += loss.detach()
+                else:  # a NaN/inf micro-batch is skipped, not allowed to poison the weights
+                    logger.warning("non-finite loss in a micro-batch at step %d: skipped", self.state.global_step)
+                    self._metrics["train"]["train/skipped_micro_batches"].append(1.0)
+        self._step += 1
+        self._metrics["train"]["time/train_s"].append(time.perf_counter() - started)
+        return total
+
+    # ------------------------------------------------------------------ metrics
+    def _global_mean(self, values: list[float]) -> float:
+        stats = torch.tensor([sum(values), len(values)], dtype=torch.float64, device=self.accelerator.device)
+        stats = self.accelerator.reduce(stats, reduction="sum")
+        return (stats[0] / stats[1].clamp(min=1)).item()
+
+    def _log_rollout_metrics(self, episodes, returns, group_ids, rollout_seconds) -> None:
+        mode = "train" if self.model.training else "eval"
+        metric = self._metrics[mode]
+        steps = [step for episode in episodes for step in episode.steps]
+        tokens = [entropy for step in steps for entropy in step.entropies]
+        metric["reward/mean"].append(returns.mean().item())
+        metric["reward/std"].append(returns.std().item() if returns.numel() > 1 else 0.0)
+        metric["success_rate"].append(self._global_mean([float(e.won) for e in episodes]))
+        metric["score/mean"].append(self._global_mean([e.score for e in episodes]))
+        metric["episode/length_mean"].append(self._global_mean([e.length for e in episodes]))
+        metric["episode/valid_action_ratio"].append(self._global_mean([float(s.action_valid) for s in steps]))
+        metric["episode/format_valid_ratio"].append(self._global_mean([float(s.format_valid) for s in steps]))
+        metric["episode/truncated_ratio"].append(self._global_mean([float(s.truncated) for s in steps]))
+        metric["episode/env_errors"].append(self._global_mean([float(e.error is not None) for e in episodes]))
+        metric["entropy/token_mean"].append(self._global_mean(tokens))
+        metric["entropy/step_mean"].append(self._global_mean([s.entropy for s in steps]))
+        metric["rollout/rows"].append(self._global_mean([float(len(steps))]) * self.accelerator.num_processes)
+        metric["rollout/response_tokens_mean"].append(self._global_mean([float(len(s.response_ids)) for s in steps]))
+        _, inverse = torch.unique(group_ids, return_inverse=True)
+        spread = [returns[inverse == g].std().item() if (inverse == g).sum() > 1 else 0.0 for g in range(int(inverse.max()) + 1)]
+        metric["frac_reward_zero_std"].append(sum(s < 1e-6 for s in spread) / max(len(spread), 1))
+        metric["time/rollout_s"].append(rollout_seconds)
+
+
+def _trim_padding(micro: dict[str, Any]) -> dict[str, Any]:
+    """Drop the all-padding columns a micro-batch inherited from the whole batch.
+
+    Prompts are left-padded (drop leading columns no row uses), completions right-padded (keep up to
+    the longest attended completion). Removed columns are masked everywhere, so the loss is unchanged.
+    """
+    used_prompt = micro["prompt_mask"].any(0)
+    first = int(used_prompt.float().argmax()) if used_prompt.any() else micro["prompt_mask"].size(1)
+    width = max(int(micro["completion_mask"].sum(1).max().item()) if micro["completion_mask"].numel() else 0, 1)
+    out = dict(micro)
+    out["prompt_ids"] = micro["prompt_ids"][:, first:]
+    out["prompt_mask"] = micro["prompt_mask"][:, first:]
+    for key in _COMPLETION_ALIGNED:
+        if key in micro:
+            out[key] = micro[key][:, :width]
+    return out
+
+
+_COMPLETION_ALIGNED = (
+    "completion_ids",
+    "completion_mask",
+    "sampling_per_token_logps",
+    "rollout_entropies",
+    "old_per_token_logps",
+    "ref_per_token_logps",
+)
