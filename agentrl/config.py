@@ -34,7 +34,7 @@ class AgentRLConfig(GRPOConfig):
     )
     tiny_hidden_size: int = field(default=128, metadata={"help": "tiny model: hidden size."})
     tiny_num_layers: int = field(default=2, metadata={"help": "tiny model: number of transformer layers."})
-    tiny_vocab_size: int = field(default=512, metadata={"help": "tiny model: BPE vocabulary size to train."})
+    tiny_vocab_size: int = field(default=1024, metadata={"help": "tiny model: BPE vocabulary size to train."})
     use_peft: bool = field(default=False, metadata={"help": "Train a LoRA adapter (PEFT) instead of all weights."})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
@@ -92,6 +92,12 @@ class AgentRLConfig(GRPOConfig):
                 "(per_device_train_batch_size episodes per process) feeds exactly one optimizer step."
             )
         self.steps_per_generation = 1
+        if self.per_device_train_batch_size % self.num_generations != 0:
+            raise ValueError(
+                f"per_device_train_batch_size ({self.per_device_train_batch_size}) is the number of episodes per "
+                f"process and must be a multiple of num_generations ({self.num_generations}), so that every group "
+                "of rollouts of a task stays on one process (e.g. 8 tasks x 8 rollouts = 64)."
+            )
         if self.micro_batch_rows < 1:
             raise ValueError(f"micro_batch_rows must be >= 1, got {self.micro_batch_rows}")
         if self.history_length < 0:

@@ -57,13 +57,23 @@ def check_model_name_or_path(name: str) -> None:
         )
 
 
-def train_tokenizer(corpus: Iterable[str], vocab_size: int = 512):
+def train_tokenizer(corpus: Iterable[str], vocab_size: int = 1024):
     """A byte-level BPE tokenizer trained in memory on `corpus`, with ChatML special tokens and template."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
+    from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
 
+    # The saved folder says model_type qwen2, so AutoTokenizer loads it as a Qwen2Tokenizer, which imposes
+    # Qwen2's normalizer and pre-tokenizer. Train with exactly those so the loaded tokenizer splits text the
+    # same way as the one trained here (a test checks the two agree).
     tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.normalizer = normalizers.NFC()
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
@@ -88,7 +98,8 @@ def environment_corpus(env, prompt_builder, num_tasks: int = 300) -> list[str]:
     """Text the tiny tokenizer is trained on: rendered prompts and expert responses of expert episodes."""
     from agentrl.rollout.demos import expert_episodes_text
 
-    return expert_episodes_text(env, prompt_builder, env.task_ids("train")[:num_tasks])
+    # The chat template's role names belong to every prompt: give them whole tokens too.
+    return ["user\nassistant\n"] * 100 + expert_episodes_text(env, prompt_builder, env.task_ids("train")[:num_tasks])
 
 
 def build_tiny_model(
@@ -96,7 +107,7 @@ def build_tiny_model(
     env,
     hidden_size: int = 128,
     num_layers: int = 2,
-    vocab_size: int = 512,
+    vocab_size: int = 1024,
     seed: int = 0,
 ) -> Path:
     """Build and save the tiny Qwen2 policy + tokenizer for `env` into `save_dir`; return the folder."""

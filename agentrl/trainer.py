@@ -60,12 +60,6 @@ class AgentGRPOTrainer(GRPOTrainer):
         peft_config=None,
         callbacks=None,
     ):
-        if args.per_device_train_batch_size % args.num_generations != 0:
-            raise ValueError(
-                f"per_device_train_batch_size ({args.per_device_train_batch_size}) is the number of episodes per "
-                f"process and must be a multiple of num_generations ({args.num_generations}) so that every group "
-                "of rollouts of a task stays on one process."
-            )
         self.env_factory = env_factory
         if train_task_ids is None:
             train_task_ids = env_factory().task_ids("train")
@@ -82,6 +76,8 @@ class AgentGRPOTrainer(GRPOTrainer):
         self.prompt_builder = PromptBuilder(self._tokenizer, history_length=args.history_length)
         self.collector = RolloutCollector(env_factory, self.prompt_builder, args.invalid_format_penalty)
         self._update_inputs: dict[str, Any] | None = None
+        # TRL's loss reads this (HF sets it inside its loop); agentrl never accumulates across dataloader batches.
+        self.current_gradient_accumulation_steps = 1
 
     # ------------------------------------------------------------------ rollouts -> training rows
     def make_generator(self, model, temperature: float | None = None) -> HFGenerator:
@@ -199,6 +195,10 @@ class AgentGRPOTrainer(GRPOTrainer):
         processes = self.accelerator.num_processes
         lengths = rows["prompt_mask"].sum(1) + rows["completion_mask"].sum(1)
         order = torch.argsort(lengths, stable=True)
+        if self._zero_advantage_rows_are_inert():
+            # Exact shortcut: such a row's loss and gradient are exactly 0; it still counts in the
+            # denominators (num_rows_in_batch / num_items_in_batch), so the update is unchanged.
+            order = order[rows["advantages"][order] != 0]
         size = self.args.micro_batch_rows
         result = []
         for start in range(0, order.numel(), size):
@@ -219,11 +219,20 @@ class AgentGRPOTrainer(GRPOTrainer):
             result.append((micro, weight))
         return result
 
+    def _zero_advantage_rows_are_inert(self) -> bool:
+        """True when a row with advantage 0 adds exactly nothing: no KL term and no entropy bonus.
+
+        Every TRL policy loss is a product with the advantage (clipped ratio x A, CISPO, SAPO, VESPO),
+        so only the KL and entropy terms could give such a row a gradient.
+        """
+        return self.beta == 0.0 and not self._entropy_bonus_enabled
+
     def training_step(self, model, inputs, num_items_in_batch=None):
         started = time.perf_counter()
         model.train()
         rows = self._prepare_inputs(inputs)
         micro_batches = self.micro_batches(rows)
+        self._metrics["train"]["train/rows_forward"].append(float(sum(m["completion_ids"].size(0) for m, _ in micro_batches)))
         total = torch.zeros((), device=self.accelerator.device)
         if not micro_batches:  # no rows on this rank: still take part in the gradient all-reduce
             micro_batches = [(None, 0.0)]

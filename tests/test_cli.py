@@ -1,0 +1,143 @@
+"""The CLI: bad input fails fast with a message naming the fix; a 2-step run honours the run-dir contract."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from transformers import AutoModelForCausalLM
+
+import agentrl.models
+import agentrl.run
+from agentrl.cli import main
+
+TINY_RUN = {
+    "model_name_or_path": "tiny",
+    "tiny_hidden_size": 64,
+    "env": "household-easy",
+    "max_steps": 2,
+    "per_device_train_batch_size": 4,
+    "num_generations": 2,
+    "max_completion_length": 16,
+    "learning_rate": 1.0e-4,
+    "sft_warmup_steps": 3,
+    "sft_num_tasks": 10,
+    "sft_batch_size": 8,
+    "eval_num_tasks": 4,
+    "bf16": False,
+    "use_cpu": True,
+    "gradient_checkpointing": False,
+    "logging_steps": 1,
+    "save_strategy": "no",
+    "report_to": [],
+    "micro_batch_rows": 8,
+    "progress_bar": False,
+}
+
+
+def write_recipe(tmp_path, **changes):
+    recipe = {**TINY_RUN, "output_dir": str(tmp_path / "run"), **changes}
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    return path
+
+
+@pytest.fixture()
+def no_model_loading(monkeypatch):
+    """Tripwire: these errors must come before any model is built or loaded."""
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a model was loaded before the input was validated")
+
+    monkeypatch.setattr(agentrl.models, "load_policy", forbidden)
+    monkeypatch.setattr(agentrl.models, "build_tiny_model", forbidden)
+    monkeypatch.setattr(agentrl.run, "train", forbidden)
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    return code, capsys.readouterr().err
+
+
+def test_unknown_recipe_key(tmp_path, capsys, no_model_loading):
+    code, err = run_cli(capsys, "train", "--config", str(write_recipe(tmp_path, lerning_rate=0.1)))
+    assert code == 2 and "unknown recipe key 'lerning_rate'" in err and "'learning_rate'" in err
+
+
+def test_unknown_command_line_option(tmp_path, capsys, no_model_loading):
+    code, err = run_cli(capsys, "train", "--config", str(write_recipe(tmp_path)), "--max_stepz", "3")
+    assert code == 2 and "--max_stepz" in err and "'max_steps'" in err
+
+
+def test_missing_recipe_file(tmp_path, capsys, no_model_loading):
+    code, err = run_cli(capsys, "train", "--config", str(tmp_path / "nope.yaml"))
+    assert code == 2 and "nope.yaml" in err and "not found" in err and "recipes/quickstart.yaml" in err
+
+
+def test_unknown_environment(tmp_path, capsys, no_model_loading):
+    code, err = run_cli(capsys, "train", "--config", str(write_recipe(tmp_path, env="alfwrld")))
+    assert code == 2 and "unknown environment 'alfwrld'" in err and "household-easy" in err and "env:" in err
+
+
+def test_model_path_that_does_not_exist(tmp_path, capsys, no_model_loading):
+    missing = str(tmp_path / "no_such_model")
+    code, err = run_cli(capsys, "train", "--config", str(write_recipe(tmp_path, model_name_or_path=missing)))
+    assert code == 2 and missing in err and "does not exist" in err and "model_name_or_path" in err
+
+
+def test_command_line_overrides_the_recipe(tmp_path):
+    from agentrl.recipe import parse_train_args
+
+    args = parse_train_args(["--config", str(write_recipe(tmp_path)), "--max_steps", "7", "--history_length", "1"])
+    assert args.max_steps == 7 and args.history_length == 1 and args.env == "household-easy"
+
+
+def test_two_step_train_run_writes_the_run_directory(tmp_path, capsys):
+    code = main(["train", "--config", str(write_recipe(tmp_path))])
+    assert code == 0
+    run = tmp_path / "run"
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["env"] == "household-easy" and config["max_steps"] == 2
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    steps = [r for r in records if "reward/mean" in r]
+    assert [r["step"] for r in steps] == [1, 2]
+    for key in ("reward/mean", "success_rate", "episode/length_mean", "episode/valid_action_ratio",
+                "entropy/token_mean", "time/rollout_s", "time/train_s"):
+        assert all(isinstance(r[key], float) for r in steps), key
+    assert all(r["entropy/token_mean"] > 0 for r in steps)
+    result = json.loads((run / "eval.json").read_text())
+    assert result["split"] == "eval_in" and result["num_tasks"] == 4
+    for phase in ("before", "after"):
+        assert 0.0 <= result[phase]["success_rate"] <= 1.0 and "score" in result[phase]
+    AutoModelForCausalLM.from_pretrained(run / "final")  # the trained model loads as a normal HF folder
+    out = capsys.readouterr().out
+    assert "before RL" in out and "after RL" in out and str(run) in out
+
+    # `agentrl eval` on the trained model reproduces the run's own "after" numbers (same tasks, greedy).
+    assert main(["eval", "--model", str(run / "final"), "--env", "household-easy", "--split", "eval_in",
+                 "--num_tasks", "4", "--max_new_tokens", "16", "--output", str(tmp_path / "e.json")]) == 0
+    again = json.loads((tmp_path / "e.json").read_text())
+    assert again["success_rate"] == result["after"]["success_rate"]
+    assert again["episode_length"] == result["after"]["episode_length"]
+
+
+def test_kl_and_multiple_iterations_run(tmp_path):
+    """beta > 0 builds a reference model; num_iterations = 2 reuses a rollout batch with old log-probs."""
+    code = main(["train", "--config", str(write_recipe(tmp_path, beta=0.05, num_iterations=2, sft_warmup_steps=2))])
+    assert code == 0
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    kl = [r["kl"] for r in records if "kl" in r]
+    assert len(kl) == 2 and all(value >= 0 for value in kl)
+
+
+def test_lora_run_saves_an_adapter(tmp_path):
+    from peft import PeftModel
+
+    code = main(["train", "--config", str(write_recipe(tmp_path, use_peft=True, sft_warmup_steps=0, max_steps=1,
+                                                        lora_r=4, lora_alpha=8))])
+    assert code == 0
+    final = tmp_path / "run" / "final"
+    assert (final / "adapter_config.json").exists()
+    base = AutoModelForCausalLM.from_pretrained(tmp_path / "run" / "base_model")
+    PeftModel.from_pretrained(base, final)

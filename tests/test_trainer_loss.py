@@ -1,0 +1,161 @@
+"""AgentGRPOTrainer's micro-batched loss equals TRL's formula computed by hand over the whole batch."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from agentrl.config import AgentRLConfig
+from agentrl.trainer import AgentGRPOTrainer
+from envs import make_env
+
+TEMPERATURE = 0.9
+EPS_LOW, EPS_HIGH = 0.2, 0.28
+MAX_COMPLETION = 8
+
+
+def make_trainer(model, tokenizer, tmp_path, loss_type, micro_batch_rows):
+    args = AgentRLConfig(
+        output_dir=str(tmp_path),
+        loss_type=loss_type,
+        per_device_train_batch_size=4,
+        num_generations=2,
+        max_completion_length=MAX_COMPLETION,
+        micro_batch_rows=micro_batch_rows,
+        temperature=TEMPERATURE,
+        epsilon=EPS_LOW,
+        epsilon_high=EPS_HIGH,
+        bf16=False,
+        use_cpu=True,
+        gradient_checkpointing=False,
+        report_to=[],
+        max_steps=1,
+    )
+    trainer = AgentGRPOTrainer(model=model, args=args, env_factory=lambda: make_env("household-easy"), processing_class=tokenizer)
+    trainer.model.train()
+    return trainer
+
+
+def hand_built_batch(vocab: int, pad: int, seed: int = 0):
+    """5 step rows of different prompt and response lengths, left/right padded like the collector's."""
+    generator = torch.Generator().manual_seed(seed)
+    prompt_lengths, completion_lengths = [4, 6, 3, 5, 7], [3, 5, 2, 4, 1]
+    P, C = max(prompt_lengths), max(completion_lengths)
+    rows = {
+        "prompt_ids": torch.full((5, P), pad),
+        "prompt_mask": torch.zeros((5, P), dtype=torch.long),
+        "completion_ids": torch.full((5, C), pad),
+        "completion_mask": torch.zeros((5, C), dtype=torch.long),
+    }
+    for r, (p, c) in enumerate(zip(prompt_lengths, completion_lengths)):
+        rows["prompt_ids"][r, P - p :] = torch.randint(0, vocab, (p,), generator=generator)
+        rows["prompt_mask"][r, P - p :] = 1
+        rows["completion_ids"][r, :c] = torch.randint(0, vocab, (c,), generator=generator)
+        rows["completion_mask"][r, :c] = 1
+    rows["advantages"] = torch.tensor([1.0, -0.5, 0.3, 2.0, -1.2])
+    rows["num_items_in_batch"] = rows["completion_mask"].sum()
+    rows["num_rows_in_batch"] = torch.tensor(5)
+    return rows, generator
+
+
+def independent_logps(model, rows):
+    """log softmax(logits / T) of each completion token, from a plain forward of the model."""
+    ids = torch.cat([rows["prompt_ids"], rows["completion_ids"]], 1)
+    mask = torch.cat([rows["prompt_mask"], rows["completion_mask"]], 1)
+    C = rows["completion_ids"].size(1)
+    logits = model(input_ids=ids, attention_mask=mask).logits[:, -C - 1 : -1] / TEMPERATURE
+    return torch.log_softmax(logits.float(), -1).gather(-1, rows["completion_ids"][..., None]).squeeze(-1)
+
+
+def hand_loss(loss_type, logps, old_logps, advantages, mask):
+    """TRL's clipped surrogate, aggregated as each loss type defines it."""
+    ratio = torch.exp(logps - old_logps)
+    clipped = torch.clamp(ratio, 1 - EPS_LOW, 1 + EPS_HIGH)
+    A = advantages[:, None]
+    per_token = -torch.min(ratio * A, clipped * A)
+    if loss_type == "grpo":  # mean over sequences of each sequence's token mean
+        return ((per_token * mask).sum(1) / mask.sum(1)).mean()
+    if loss_type in ("dapo", "bnpo"):  # token mean over the whole batch
+        return (per_token * mask).sum() / mask.sum()
+    if loss_type == "dr_grpo":  # sum over tokens / (rows x max_completion_length)
+        return (per_token * mask).sum() / (mask.size(0) * MAX_COMPLETION)
+    raise AssertionError(loss_type)
+
+
+@pytest.mark.parametrize("loss_type", ["grpo", "dapo", "dr_grpo", "bnpo"])
+def test_micro_batched_loss_equals_the_hand_computed_trl_formula(tiny_model, tiny_tokenizer, tmp_path, loss_type):
+    trainer = make_trainer(tiny_model, tiny_tokenizer, tmp_path, loss_type, micro_batch_rows=2)
+    rows, generator = hand_built_batch(len(tiny_tokenizer), tiny_tokenizer.pad_token_id)
+    with torch.no_grad():
+        current = independent_logps(trainer.model, rows)
+    # An older policy 0.3 nats away on each token, so some ratios leave [1 - eps_low, 1 + eps_high].
+    rows["old_per_token_logps"] = current + (torch.rand(current.shape, generator=generator) - 0.5) * 0.6
+    mask = rows["completion_mask"].float()
+    ratio = torch.exp(current - rows["old_per_token_logps"])[mask.bool()]
+    assert ((ratio < 1 - EPS_LOW) | (ratio > 1 + EPS_HIGH)).any()  # the clip is exercised
+
+    micro = trainer.micro_batches(rows)
+    assert len(micro) == 3  # 5 rows, 2 per micro-batch
+    total = sum(trainer.compute_loss(trainer.model, batch) * weight for batch, weight in micro)
+    expected = hand_loss(loss_type, current, rows["old_per_token_logps"], rows["advantages"], mask)
+    torch.testing.assert_close(total, expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("loss_type", ["grpo", "dapo"])
+def test_micro_batching_does_not_change_the_gradient(tiny_model_dir, tiny_tokenizer, tmp_path, loss_type):
+    from transformers import AutoModelForCausalLM
+
+    grads = []
+    for size in (1, 2, 100):
+        trainer = make_trainer(AutoModelForCausalLM.from_pretrained(tiny_model_dir), tiny_tokenizer, tmp_path, loss_type, size)
+        rows, _ = hand_built_batch(len(tiny_tokenizer), tiny_tokenizer.pad_token_id)
+        trainer.model.zero_grad()
+        for batch, weight in trainer.micro_batches(rows):
+            (trainer.compute_loss(trainer.model, batch) * weight).backward()
+        grads.append(torch.cat([p.grad.flatten() for p in trainer.model.parameters() if p.grad is not None]))
+    assert grads[0].abs().sum() > 0
+    torch.testing.assert_close(grads[0], grads[2], atol=1e-6, rtol=1e-4)
+    torch.testing.assert_close(grads[1], grads[2], atol=1e-6, rtol=1e-4)
+
+
+def test_batch_must_hold_whole_groups(tmp_path):
+    with pytest.raises(ValueError, match="multiple of num_generations"):
+        AgentRLConfig(output_dir=str(tmp_path), per_device_train_batch_size=6, num_generations=4, use_cpu=True)
+    with pytest.raises(ValueError, match="gradient_accumulation_steps"):
+        AgentRLConfig(output_dir=str(tmp_path), gradient_accumulation_steps=2, use_cpu=True)
+
+
+def test_grpo_advantages_by_hand():
+    from agentrl.algorithms import compute_advantages
+
+    returns = torch.tensor([1.0, 0.0, 0.0, 0.0, 2.0, 2.0])
+    groups = torch.tensor([7, 7, 7, 7, 3, 3])
+    adv = compute_advantages("grpo", returns, groups, scale_rewards="group")
+    std = torch.tensor([1.0, 0.0, 0.0, 0.0]).std()  # Bessel: sqrt(0.25 * 4 / 3)
+    expected = torch.tensor([0.75, -0.25, -0.25, -0.25, 0.0, 0.0]) / torch.tensor([std + 1e-4] * 4 + [1e-4] * 2)
+    torch.testing.assert_close(adv, expected)
+    none = compute_advantages("grpo", returns, groups, scale_rewards="none")
+    torch.testing.assert_close(none, torch.tensor([0.75, -0.25, -0.25, -0.25, 0.0, 0.0]))
+    with pytest.raises(ValueError, match="unknown advantage_estimator"):
+        compute_advantages("nope", returns, groups)
+
+
+@pytest.mark.parametrize("loss_type", ["grpo", "dapo", "bnpo"])
+def test_skipping_zero_advantage_rows_is_exact(tiny_model_dir, tiny_tokenizer, tmp_path, loss_type, monkeypatch):
+    """Rows whose advantage is 0 are not run (beta = 0, no entropy bonus), and the gradient is unchanged."""
+    from transformers import AutoModelForCausalLM
+
+    grads, forwarded = [], []
+    for skip in (True, False):
+        trainer = make_trainer(AutoModelForCausalLM.from_pretrained(tiny_model_dir), tiny_tokenizer, tmp_path, loss_type, 2)
+        monkeypatch.setattr(trainer, "_zero_advantage_rows_are_inert", lambda skip=skip: skip)
+        rows, _ = hand_built_batch(len(tiny_tokenizer), tiny_tokenizer.pad_token_id)
+        rows["advantages"] = torch.tensor([0.0, -0.5, 0.0, 2.0, 0.0])
+        trainer.model.zero_grad()
+        micro = trainer.micro_batches(rows)
+        forwarded.append(sum(batch["completion_ids"].size(0) for batch, _ in micro))
+        for batch, weight in micro:
+            (trainer.compute_loss(trainer.model, batch) * weight).backward()
+        grads.append(torch.cat([p.grad.flatten() for p in trainer.model.parameters() if p.grad is not None]))
+    assert forwarded == [2, 5]
+    torch.testing.assert_close(grads[0], grads[1], atol=1e-7, rtol=1e-5)
