@@ -1,10 +1,10 @@
 """`agentrl train | eval | envs | play`.
 
-    agentrl train --config recipes/quickstart.yaml [--any_field value ...]
-    accelerate launch --config_file recipes/accelerate/<cfg>.yaml -m agentrl train --config ...
-    agentrl eval --model RUN_DIR/final --env household-easy --split eval_in --num_tasks 100
-    agentrl envs
-    agentrl play --env household-easy [--task_id ID]
+agentrl train --config recipes/quickstart.yaml [--any_field value ...]
+accelerate launch --config_file recipes/accelerate/<cfg>.yaml -m agentrl train --config ...
+agentrl eval --model RUN_DIR/final --env household-easy --split eval_in --num_tasks 100
+agentrl envs
+agentrl play --env household-easy [--task_id ID]
 """
 
 from __future__ import annotations
@@ -41,11 +41,12 @@ def _eval(argv: list[str]) -> None:
     parser.add_argument("--temperature", type=float, default=0.0)
     parser.add_argument("--max_new_tokens", type=int, default=32)
     parser.add_argument("--history_length", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (a run's eval.json records its own)")
+    parser.add_argument("--max_episode_steps", type=int, help="episode step limit (default: the env's own)")
     parser.add_argument("--output", help="write the summary JSON here")
     options = parser.parse_args(argv)
-    from envs import check_env_name, make_env
-
     from agentrl.models import check_model_name_or_path
+    from envs import check_env_name, make_env
 
     try:
         check_env_name(options.env)
@@ -56,11 +57,17 @@ def _eval(argv: list[str]) -> None:
     from agentrl.models import load_policy, load_tokenizer
 
     model, tokenizer = load_policy(options.model), load_tokenizer(options.model)
-    factory = lambda: make_env(options.env)  # noqa: E731
+    env_kwargs = {} if options.max_episode_steps is None else {"max_steps": options.max_episode_steps}
+    factory = lambda: make_env(options.env, **env_kwargs)  # noqa: E731
     summary, _ = evaluate_policy(
-        model, tokenizer, factory, factory().task_ids(options.split)[: options.num_tasks],
-        max_new_tokens=options.max_new_tokens, temperature=options.temperature,
+        model,
+        tokenizer,
+        factory,
+        factory().task_ids(options.split)[: options.num_tasks],
+        max_new_tokens=options.max_new_tokens,
+        temperature=options.temperature,
         history_length=options.history_length,
+        seed=options.seed,
     )
     summary.update(env=options.env, split=options.split, model=options.model)
     text = json.dumps(summary, indent=2)

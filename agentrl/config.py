@@ -52,7 +52,9 @@ class AgentRLConfig(GRPOConfig):
         default=None, metadata={"help": "Episode step limit (default: the environment's own max_steps)."}
     )
     eval_split: str = field(default="eval_in", metadata={"help": "Held-out split for eval.json: eval_in | eval_out."})
-    eval_num_tasks: int = field(default=100, metadata={"help": "Number of held-out tasks evaluated before and after RL."})
+    eval_num_tasks: int = field(
+        default=100, metadata={"help": "Number of held-out tasks evaluated before and after RL."}
+    )
     eval_temperature: float = field(
         default=0.0, metadata={"help": "Sampling temperature of the held-out evaluation (0 = greedy)."}
     )
@@ -63,6 +65,14 @@ class AgentRLConfig(GRPOConfig):
     )
     invalid_format_penalty: float = field(
         default=0.1, metadata={"help": "Reward subtracted for a response without <think>..</think><action>..</action>."}
+    )
+    equal_episode_weight: bool = field(
+        default=False,
+        metadata={
+            "help": "Scale each step's advantage by (mean episode length / its episode's length) so every episode "
+            "carries the same total weight. Without it, long (usually failed) episodes have more step rows and "
+            "dominate the update."
+        },
     )
     micro_batch_rows: int = field(
         default=32, metadata={"help": "Step rows per forward/backward pass of the update (bounds training memory)."}

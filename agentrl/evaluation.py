@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
-from envs.base import TextEnv
-
 from agentrl.rollout import HFGenerator, PromptBuilder, RolloutCollector
 from agentrl.rollout.episode import Episode
+from envs.base import TextEnv
 
 
 def summarize(episodes: Sequence[Episode]) -> dict[str, float]:
@@ -43,8 +42,21 @@ def evaluate_policy(
     temperature: float = 0.0,
     history_length: int = 2,
     batch_size: int = 128,
+    seed: int = 0,
 ) -> tuple[dict[str, float], list[Episode]]:
-    """Play one episode per task (batched) and summarise. temperature 0 = greedy."""
+    """Play one episode per task (batched) and summarise. temperature 0 = greedy.
+
+    Sampling is seeded (without touching the caller's RNG state), so the same model, tasks, temperature
+    and seed give the same numbers: `agentrl eval` reproduces a run's eval.json.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return _evaluate(
+            model, tokenizer, env_factory, task_ids, max_new_tokens, temperature, history_length, batch_size
+        )
+
+
+def _evaluate(model, tokenizer, env_factory, task_ids, max_new_tokens, temperature, history_length, batch_size):
     was_training = model.training
     model.eval()
     collector = RolloutCollector(env_factory, PromptBuilder(tokenizer, history_length), invalid_format_penalty=0.0)

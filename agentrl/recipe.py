@@ -11,8 +11,8 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import yaml
 from trl import TrlParser
@@ -82,10 +82,9 @@ def parse_train_args(argv: Sequence[str]) -> AgentRLConfig:
 
 def validate(args: AgentRLConfig) -> None:
     """Checks that must fail before any model is loaded."""
+    from agentrl.models import check_model_name_or_path
     from envs import check_env_name
     from envs.base import SPLITS
-
-    from agentrl.models import check_model_name_or_path
 
     try:
         check_env_name(args.env)

@@ -52,6 +52,7 @@ def evaluate_model(model, tokenizer, args: AgentRLConfig, env_factory) -> dict:
         max_new_tokens=args.max_completion_length,
         temperature=args.eval_temperature,
         history_length=args.history_length,
+        seed=args.seed,
     )
     return summary
 
@@ -79,7 +80,9 @@ def train(args: AgentRLConfig) -> dict:
     if model_path == TINY_MODEL:
         model_path = str(output_dir / "base_model")
         if state.is_main_process and not (Path(model_path) / "config.json").exists():
-            build_tiny_model(model_path, env, args.tiny_hidden_size, args.tiny_num_layers, args.tiny_vocab_size, args.seed)
+            build_tiny_model(
+                model_path, env, args.tiny_hidden_size, args.tiny_num_layers, args.tiny_vocab_size, args.seed
+            )
         state.wait_for_everyone()
     tokenizer = load_tokenizer(model_path)
 
@@ -95,7 +98,10 @@ def train(args: AgentRLConfig) -> dict:
     before = None
     if state.is_main_process:
         before = evaluate_model(model.to(state.device), tokenizer, args, env_factory)
-        print(f"[agentrl] held-out success before RL: {before['success_rate']:.1%} ({args.eval_split}, {args.eval_num_tasks} tasks)")
+        print(
+            f"[agentrl] held-out success before RL: {before['success_rate']:.1%} "
+            f"({args.eval_split}, {args.eval_num_tasks} tasks)"
+        )
 
     args.disable_tqdm = args.disable_tqdm or args.progress_bar
     callbacks = [MetricsJsonlCallback(str(output_dir / "metrics.jsonl"))]
@@ -119,7 +125,12 @@ def train(args: AgentRLConfig) -> dict:
     if state.is_main_process:
         tokenizer.save_pretrained(final_dir)
     trained = trainer.accelerator.unwrap_model(trainer.model)
-    result = {"split": args.eval_split, "num_tasks": args.eval_num_tasks, "temperature": args.eval_temperature}
+    result = {
+        "split": args.eval_split,
+        "num_tasks": args.eval_num_tasks,
+        "temperature": args.eval_temperature,
+        "seed": args.seed,
+    }
     if state.is_main_process:
         after = evaluate_model(trained, tokenizer, args, env_factory)
         result.update(before=before, after=after, wall_time_s=round(time.perf_counter() - started, 1))

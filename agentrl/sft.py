@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from datasets import Dataset
-from envs.base import TextEnv
 
 from agentrl.config import AgentRLConfig
 from agentrl.rollout.demos import expert_sft_rows
 from agentrl.rollout.prompt import PromptBuilder
+from envs.base import TextEnv
 
 
 def sft_warmup(model_path: str, tokenizer, env: TextEnv, args: AgentRLConfig, save_dir: str | Path) -> Path:
@@ -23,7 +23,9 @@ def sft_warmup(model_path: str, tokenizer, env: TextEnv, args: AgentRLConfig, sa
 
     from agentrl.models import load_policy, lora_config
 
-    rows = expert_sft_rows(env, PromptBuilder(tokenizer, args.history_length), env.task_ids("train")[: args.sft_num_tasks])
+    rows = expert_sft_rows(
+        env, PromptBuilder(tokenizer, args.history_length), env.task_ids("train")[: args.sft_num_tasks]
+    )
     if not rows:
         raise ValueError(f"environment {env.name!r} gave no expert demonstrations; set sft_warmup_steps: 0")
     config = SFTConfig(

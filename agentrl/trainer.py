@@ -26,12 +26,11 @@ from trl import GRPOTrainer
 from trl.models.utils import unwrap_model_for_generation
 from trl.trainer.utils import use_adapter
 
-from envs.base import TextEnv
-
-from agentrl.algorithms import compute_advantages
+from agentrl.algorithms import compute_advantages, equal_episode_weights, group_stats
 from agentrl.config import AgentRLConfig
 from agentrl.rollout import HFGenerator, PromptBuilder, RolloutCollector, per_step_rows
 from agentrl.rollout.episode import Episode
+from envs.base import TextEnv
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +112,9 @@ class AgentGRPOTrainer(GRPOTrainer):
         group_ids = [first_group + index // group_size for index in range(len(task_ids))]
         for start in range(0, len(task_ids), group_size):
             if len(set(task_ids[start : start + group_size])) != 1:
-                raise RuntimeError("a rollout group mixes tasks: the sampler must repeat each task num_generations times")
+                raise RuntimeError(
+                    "a rollout group mixes tasks: the sampler must repeat each task num_generations times"
+                )
 
         started = time.perf_counter()
         episodes = self.collect_episodes(task_ids, group_ids)
@@ -121,17 +122,15 @@ class AgentGRPOTrainer(GRPOTrainer):
 
         # Rewards and advantages over the global batch (groups are whole on each rank; "batch" scaling
         # and the logged statistics need every rank's episodes).
-        local_returns = torch.tensor(
-            [sum(w * r for w, r in zip(self.reward_weights.tolist(), rewards)) for rewards in zip(
-                *[func(episodes=episodes) for func in self.reward_funcs]
-            )],
-            dtype=torch.float32,
-            device=device,
-        )
-        returns = self.accelerator.gather(local_returns).cpu()
+        returns = self.accelerator.gather(self._episode_returns(episodes).to(device)).cpu()
         all_group_ids = self.accelerator.gather(torch.tensor(group_ids, device=device)).cpu()
         advantages = compute_advantages("grpo", returns, all_group_ids, scale_rewards=self.scale_rewards)
-        local = slice(self.accelerator.process_index * len(episodes), (self.accelerator.process_index + 1) * len(episodes))
+        if self.args.equal_episode_weight:
+            lengths = self.accelerator.gather(torch.tensor([e.length for e in episodes], device=device)).cpu()
+            advantages = advantages * equal_episode_weights(lengths)
+        local = slice(
+            self.accelerator.process_index * len(episodes), (self.accelerator.process_index + 1) * len(episodes)
+        )
 
         rows = per_step_rows(
             episodes,
@@ -146,6 +145,13 @@ class AgentGRPOTrainer(GRPOTrainer):
         self._add_policy_logps(rows)
         self._log_rollout_metrics(episodes, returns, all_group_ids, rollout_seconds)
         return rows
+
+    def _episode_returns(self, episodes: list[Episode]) -> torch.Tensor:
+        """R_i = sum_k w_k * reward_func_k(episodes)[i] (default: the environment return alone)."""
+        returns = torch.zeros(len(episodes))
+        for weight, func in zip(self.reward_weights.tolist(), self.reward_funcs, strict=True):
+            returns += weight * torch.tensor(func(episodes=episodes), dtype=torch.float32)
+        return returns
 
     def _add_policy_logps(self, rows: dict[str, Any]) -> None:
         """old (for num_iterations > 1) and reference (for beta > 0) log-probs, in no-grad micro-batches."""
@@ -232,7 +238,9 @@ class AgentGRPOTrainer(GRPOTrainer):
         model.train()
         rows = self._prepare_inputs(inputs)
         micro_batches = self.micro_batches(rows)
-        self._metrics["train"]["train/rows_forward"].append(float(sum(m["completion_ids"].size(0) for m, _ in micro_batches)))
+        self._metrics["train"]["train/rows_forward"].append(
+            float(sum(m["completion_ids"].size(0) for m, _ in micro_batches))
+        )
         total = torch.zeros((), device=self.accelerator.device)
         if not micro_batches:  # no rows on this rank: still take part in the gradient all-reduce
             micro_batches = [(None, 0.0)]
@@ -278,9 +286,8 @@ class AgentGRPOTrainer(GRPOTrainer):
         metric["entropy/step_mean"].append(self._global_mean([s.entropy for s in steps]))
         metric["rollout/rows"].append(self._global_mean([float(len(steps))]) * self.accelerator.num_processes)
         metric["rollout/response_tokens_mean"].append(self._global_mean([float(len(s.response_ids)) for s in steps]))
-        _, inverse = torch.unique(group_ids, return_inverse=True)
-        spread = [returns[inverse == g].std().item() if (inverse == g).sum() > 1 else 0.0 for g in range(int(inverse.max()) + 1)]
-        metric["frac_reward_zero_std"].append(sum(s < 1e-6 for s in spread) / max(len(spread), 1))
+        _, group_std, _ = group_stats(returns, group_ids)
+        metric["frac_reward_zero_std"].append((group_std < 1e-6).float().mean().item())  # TRL's name
         metric["time/rollout_s"].append(rollout_seconds)
 
 

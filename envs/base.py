@@ -64,9 +64,11 @@ class TextEnv(ABC):
         for split in SPLITS:
             if task_id in set(self.task_ids(split)):
                 return split
-        raise UnknownTaskError(f"{self.name}: unknown task id {task_id!r}; ids come from env.task_ids(split) for split in {SPLITS}")
+        raise UnknownTaskError(
+            f"{self.name}: unknown task id {task_id!r}; ids come from env.task_ids(split) for split in {SPLITS}"
+        )
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, most environments hold nothing to release
         """Release resources (worker processes, files). Safe to call twice."""
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from envs.base import TextEnv
 
@@ -45,7 +46,8 @@ def check_env_name(name: str) -> None:
     if name not in _FACTORIES:
         known = ", ".join(sorted(_FACTORIES))
         raise UnknownEnvironmentError(
-            f"unknown environment {name!r}. Set the recipe key `env:` to one of: {known} (list them with `agentrl envs`)."
+            f"unknown environment {name!r}. Set the recipe key `env:` to one of: {known} "
+            "(list them with `agentrl envs`)."
         )
 
 

@@ -25,6 +25,8 @@ TINY_RUN = {
     "sft_num_tasks": 10,
     "sft_batch_size": 8,
     "eval_num_tasks": 4,
+    "eval_temperature": 0.4,
+    "seed": 7,
     "bf16": False,
     "use_cpu": True,
     "gradient_checkpointing": False,
@@ -102,8 +104,15 @@ def test_two_step_train_run_writes_the_run_directory(tmp_path, capsys):
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     steps = [r for r in records if "reward/mean" in r]
     assert [r["step"] for r in steps] == [1, 2]
-    for key in ("reward/mean", "success_rate", "episode/length_mean", "episode/valid_action_ratio",
-                "entropy/token_mean", "time/rollout_s", "time/train_s"):
+    for key in (
+        "reward/mean",
+        "success_rate",
+        "episode/length_mean",
+        "episode/valid_action_ratio",
+        "entropy/token_mean",
+        "time/rollout_s",
+        "time/train_s",
+    ):
         assert all(isinstance(r[key], float) for r in steps), key
     assert all(r["entropy/token_mean"] > 0 for r in steps)
     result = json.loads((run / "eval.json").read_text())
@@ -114,9 +123,32 @@ def test_two_step_train_run_writes_the_run_directory(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "before RL" in out and "after RL" in out and str(run) in out
 
-    # `agentrl eval` on the trained model reproduces the run's own "after" numbers (same tasks, greedy).
-    assert main(["eval", "--model", str(run / "final"), "--env", "household-easy", "--split", "eval_in",
-                 "--num_tasks", "4", "--max_new_tokens", "16", "--output", str(tmp_path / "e.json")]) == 0
+    # `agentrl eval` on the trained model reproduces the run's own "after" numbers (same tasks, same seed).
+    assert result["seed"] == 7 and result["temperature"] == 0.4
+    assert (
+        main(
+            [
+                "eval",
+                "--model",
+                str(run / "final"),
+                "--env",
+                "household-easy",
+                "--split",
+                "eval_in",
+                "--num_tasks",
+                "4",
+                "--max_new_tokens",
+                "16",
+                "--temperature",
+                "0.4",
+                "--seed",
+                "7",
+                "--output",
+                str(tmp_path / "e.json"),
+            ]
+        )
+        == 0
+    )
     again = json.loads((tmp_path / "e.json").read_text())
     assert again["success_rate"] == result["after"]["success_rate"]
     assert again["episode_length"] == result["after"]["episode_length"]
@@ -134,10 +166,27 @@ def test_kl_and_multiple_iterations_run(tmp_path):
 def test_lora_run_saves_an_adapter(tmp_path):
     from peft import PeftModel
 
-    code = main(["train", "--config", str(write_recipe(tmp_path, use_peft=True, sft_warmup_steps=0, max_steps=1,
-                                                        lora_r=4, lora_alpha=8))])
+    code = main(
+        [
+            "train",
+            "--config",
+            str(write_recipe(tmp_path, use_peft=True, sft_warmup_steps=0, max_steps=1, lora_r=4, lora_alpha=8)),
+        ]
+    )
     assert code == 0
     final = tmp_path / "run" / "final"
     assert (final / "adapter_config.json").exists()
     base = AutoModelForCausalLM.from_pretrained(tmp_path / "run" / "base_model")
     PeftModel.from_pretrained(base, final)
+
+
+def test_every_shipped_recipe_parses_and_validates():
+    from pathlib import Path
+
+    from agentrl.recipe import parse_train_args
+
+    recipes = sorted((Path(__file__).parent.parent / "recipes").glob("*.yaml"))
+    assert any(r.name == "quickstart.yaml" for r in recipes)
+    for recipe in recipes:
+        args = parse_train_args(["--config", str(recipe)])
+        assert args.max_steps > 0 and args.env and args.output_dir

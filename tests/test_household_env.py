@@ -112,7 +112,7 @@ def test_transcript_reads_like_alfworld():
 
 def _expert_pairs(env, task_id):
     rows = run_expert(env, task_id)
-    return [(before[3]["expert_action"], after[0]) for before, after in zip(rows, rows[1:])]
+    return [(before[3]["expert_action"], after[0]) for before, after in zip(rows, rows[1:], strict=False)]
 
 
 def test_closed_receptacles_hide_their_content_until_opened():
@@ -157,8 +157,14 @@ def test_treatment_commands_only_in_multi_and_only_holding_at_the_tool():
 def test_same_id_gives_the_same_transcript(name):
     first, second = make_env(name), make_env(name)
     for task_id in first.task_ids("eval_out")[:20]:
-        a = [(obs, reward, done, info["admissible_actions"], info["anchor"]) for obs, reward, done, info in run_expert(first, task_id)]
-        b = [(obs, reward, done, info["admissible_actions"], info["anchor"]) for obs, reward, done, info in run_expert(second, task_id)]
+        a = [
+            (obs, reward, done, info["admissible_actions"], info["anchor"])
+            for obs, reward, done, info in run_expert(first, task_id)
+        ]
+        b = [
+            (obs, reward, done, info["admissible_actions"], info["anchor"])
+            for obs, reward, done, info in run_expert(second, task_id)
+        ]
         assert a == b
 
 
@@ -168,13 +174,20 @@ def test_splits_are_disjoint_and_eval_out_holds_the_held_out_pairs(name):
     ids = {split: env.task_ids(split) for split in SPLITS}
     assert [len(ids[split]) for split in SPLITS] == [2000, 200, 200]
     assert ids["train"][42] == f"{name}/train/00042"
-    assert not (set(ids["train"]) & set(ids["eval_in"]) or set(ids["train"]) & set(ids["eval_out"]) or set(ids["eval_in"]) & set(ids["eval_out"]))
+    assert not (
+        set(ids["train"]) & set(ids["eval_in"])
+        or set(ids["train"]) & set(ids["eval_out"])
+        or set(ids["eval_in"]) & set(ids["eval_out"])
+    )
     for split in SPLITS:
         for task_id in ids[split][:TASKS_PER_SPLIT]:
             task = make_task(task_id, split, env.spec)
             assert ((task.target_type, task.goal_type) in HELD_OUT_PAIRS) == (split == "eval_out"), task_id
     # eval_in is a different draw from the same distribution, not a copy of train.
-    texts = {split: {make_task(i, split, env.spec).text for i in ids[split][:TASKS_PER_SPLIT]} for split in ("train", "eval_in")}
+    texts = {
+        split: {make_task(i, split, env.spec).text for i in ids[split][:TASKS_PER_SPLIT]}
+        for split in ("train", "eval_in")
+    }
     assert len(texts["eval_in"] - texts["train"]) > 0
     smaller = make_env(name, num_train_tasks=5, num_eval_in_tasks=3, num_eval_out_tasks=0)
     assert [len(smaller.task_ids(split)) for split in SPLITS] == [5, 3, 0]
@@ -183,7 +196,13 @@ def test_splits_are_disjoint_and_eval_out_holds_the_held_out_pairs(name):
 
 def test_unknown_task_ids_are_rejected():
     env = make_env("household-easy", num_train_tasks=10)
-    for task_id in ("household/train/00001", "household-easy/train/00010", "household-easy/test/00001", "household-easy/train/1", "nonsense"):
+    for task_id in (
+        "household/train/00001",
+        "household-easy/train/00010",
+        "household-easy/test/00001",
+        "household-easy/train/1",
+        "nonsense",
+    ):
         with pytest.raises(UnknownTaskError):
             env.reset(task_id)
     assert env.reset(seed=3)[1]["task_id"] in env.task_ids("train")
@@ -206,7 +225,10 @@ def test_step_limit_ends_the_episode_without_a_win(name):
         assert reward == 0.0 and not info["won"] and done == (step == env.max_steps)
     with pytest.raises(RuntimeError):
         env.step("look")
-    assert (make_env(name).max_steps, make_env(name, max_steps=3).max_steps) == ({"household-easy": 10, "household": 20, "household-multi": 30}[name], 3)
+    assert (make_env(name).max_steps, make_env(name, max_steps=3).max_steps) == (
+        {"household-easy": 10, "household": 20, "household-multi": 30}[name],
+        3,
+    )
 
 
 def test_registry_builds_variants_and_names_them_on_a_typo():
@@ -276,7 +298,9 @@ def test_expert_plans_are_shortest_even_after_detours(name):
         task = make_task(task_id, "train", env.spec)
         state = State.start(task)
         for detour in range(4):
-            expert, shortest = (plan(state, task, env.spec.has_treatments) for plan in (_expert_plan_length, _shortest_plan_length))
+            expert, shortest = (
+                plan(state, task, env.spec.has_treatments) for plan in (_expert_plan_length, _shortest_plan_length)
+            )
             assert expert == shortest, (task_id, detour)
             for _ in range(rng.randint(1, 4)):
                 commands = admissible_commands(state, env.spec.has_treatments)

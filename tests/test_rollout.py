@@ -59,16 +59,22 @@ def test_recorded_ids_are_exactly_what_the_model_saw_and_produced(tiny_model, ti
     episodes, spy, builder = _collect(tiny_model, tiny_tokenizer, env.task_ids("train")[:3])
     sent = [p for prompts, _ in spy.calls for p in prompts]
     produced = [r for _, responses in spy.calls for r in responses]
-    recorded = [(s.prompt_ids, s.response_ids) for turn in range(max(e.length for e in episodes))
-                for e in episodes if e.length > turn for s in [e.steps[turn]]]
+    recorded = [
+        (s.prompt_ids, s.response_ids)
+        for turn in range(max(e.length for e in episodes))
+        for e in episodes
+        if e.length > turn
+        for s in [e.steps[turn]]
+    ]
     assert [p for p, _ in recorded] == sent
     assert [r for _, r in recorded] == produced
     for episode in episodes:
         for number, step in enumerate(episode.steps):
             # A fresh tokenization of the step's prompt text, rendered by the chat template, gives the same ids.
-            history = [type("T", (), {"observation": s.observation, "action": s.action})() for s in episode.steps[:number]]
-            text = builder.text(episode.task, step.observation, history,
-                                _admissible_at(episode, number))
+            history = [
+                type("T", (), {"observation": s.observation, "action": s.action})() for s in episode.steps[:number]
+            ]
+            text = builder.text(episode.task, step.observation, history, _admissible_at(episode, number))
             rendered = tiny_tokenizer.apply_chat_template(
                 [{"role": "user", "content": text}], add_generation_prompt=True, tokenize=False
             )
@@ -155,7 +161,9 @@ def test_generator_logprobs_and_entropies_match_an_independent_forward(tiny_mode
     prompt = builder.token_ids(info["task"], observation, [], info["admissible_actions"])
     temperature = 0.7
     torch.manual_seed(1)
-    (generation,) = HFGenerator(tiny_model, tiny_tokenizer, max_new_tokens=10, temperature=temperature).generate([prompt])
+    (generation,) = HFGenerator(tiny_model, tiny_tokenizer, max_new_tokens=10, temperature=temperature).generate(
+        [prompt]
+    )
     ids = torch.tensor([prompt + generation.token_ids])
     with torch.no_grad():
         logits = tiny_model(ids).logits[0, len(prompt) - 1 : -1] / temperature

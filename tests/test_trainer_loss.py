@@ -31,7 +31,9 @@ def make_trainer(model, tokenizer, tmp_path, loss_type, micro_batch_rows):
         report_to=[],
         max_steps=1,
     )
-    trainer = AgentGRPOTrainer(model=model, args=args, env_factory=lambda: make_env("household-easy"), processing_class=tokenizer)
+    trainer = AgentGRPOTrainer(
+        model=model, args=args, env_factory=lambda: make_env("household-easy"), processing_class=tokenizer
+    )
     trainer.model.train()
     return trainer
 
@@ -47,7 +49,7 @@ def hand_built_batch(vocab: int, pad: int, seed: int = 0):
         "completion_ids": torch.full((5, C), pad),
         "completion_mask": torch.zeros((5, C), dtype=torch.long),
     }
-    for r, (p, c) in enumerate(zip(prompt_lengths, completion_lengths)):
+    for r, (p, c) in enumerate(zip(prompt_lengths, completion_lengths, strict=True)):
         rows["prompt_ids"][r, P - p :] = torch.randint(0, vocab, (p,), generator=generator)
         rows["prompt_mask"][r, P - p :] = 1
         rows["completion_ids"][r, :c] = torch.randint(0, vocab, (c,), generator=generator)
@@ -107,7 +109,9 @@ def test_micro_batching_does_not_change_the_gradient(tiny_model_dir, tiny_tokeni
 
     grads = []
     for size in (1, 2, 100):
-        trainer = make_trainer(AutoModelForCausalLM.from_pretrained(tiny_model_dir), tiny_tokenizer, tmp_path, loss_type, size)
+        trainer = make_trainer(
+            AutoModelForCausalLM.from_pretrained(tiny_model_dir), tiny_tokenizer, tmp_path, loss_type, size
+        )
         rows, _ = hand_built_batch(len(tiny_tokenizer), tiny_tokenizer.pad_token_id)
         trainer.model.zero_grad()
         for batch, weight in trainer.micro_batches(rows):
@@ -147,7 +151,9 @@ def test_skipping_zero_advantage_rows_is_exact(tiny_model_dir, tiny_tokenizer, t
 
     grads, forwarded = [], []
     for skip in (True, False):
-        trainer = make_trainer(AutoModelForCausalLM.from_pretrained(tiny_model_dir), tiny_tokenizer, tmp_path, loss_type, 2)
+        trainer = make_trainer(
+            AutoModelForCausalLM.from_pretrained(tiny_model_dir), tiny_tokenizer, tmp_path, loss_type, 2
+        )
         monkeypatch.setattr(trainer, "_zero_advantage_rows_are_inert", lambda skip=skip: skip)
         rows, _ = hand_built_batch(len(tiny_tokenizer), tiny_tokenizer.pad_token_id)
         rows["advantages"] = torch.tensor([0.0, -0.5, 0.0, 2.0, 0.0])
@@ -159,3 +165,12 @@ def test_skipping_zero_advantage_rows_is_exact(tiny_model_dir, tiny_tokenizer, t
         grads.append(torch.cat([p.grad.flatten() for p in trainer.model.parameters() if p.grad is not None]))
     assert forwarded == [2, 5]
     torch.testing.assert_close(grads[0], grads[1], atol=1e-7, rtol=1e-5)
+
+
+def test_equal_episode_weight_by_hand():
+    from agentrl.algorithms import equal_episode_weights
+
+    lengths = torch.tensor([2, 4, 6])  # mean 4
+    weights = equal_episode_weights(lengths)
+    torch.testing.assert_close(weights, torch.tensor([2.0, 1.0, 2.0 / 3.0]))
+    torch.testing.assert_close(weights * lengths, torch.tensor([4.0, 4.0, 4.0]))  # same total per episode

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -20,7 +20,7 @@ def register_estimator(name: str):
     return decorate
 
 
-def _group_stats(returns: torch.Tensor, group_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def group_stats(returns: torch.Tensor, group_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per-episode mean, unbiased std and size of its group."""
     _, inverse = torch.unique(group_ids, return_inverse=True)
     groups = int(inverse.max()) + 1 if inverse.numel() else 0
@@ -40,7 +40,7 @@ def grpo_advantages(
     scale_rewards: "group" (std of the episode's group), "batch" (std of the whole batch) or "none"
     (mean-centred only, as Dr. GRPO).
     """
-    mean, group_std, _ = _group_stats(returns, group_ids)
+    mean, group_std, _ = group_stats(returns, group_ids)
     centred = returns - mean
     if scale_rewards == "group":
         return centred / (group_std + eps)
@@ -56,3 +56,10 @@ def compute_advantages(name: str, returns: torch.Tensor, group_ids: torch.Tensor
     if name not in ESTIMATORS:
         raise ValueError(f"unknown advantage_estimator {name!r}; choose one of {sorted(ESTIMATORS)}")
     return ESTIMATORS[name](returns, group_ids, **options)
+
+
+def equal_episode_weights(lengths: torch.Tensor) -> torch.Tensor:
+    """Per-episode factor mean(L) / L_i: multiplied into the advantage of each of episode i's L_i steps, it
+    makes every episode's summed step weight equal to the mean length (the batch's total weight is unchanged)."""
+    lengths = lengths.to(torch.float32)
+    return lengths.mean() / lengths.clamp(min=1)

@@ -9,14 +9,13 @@ the batch.
 from __future__ import annotations
 
 import logging
-from typing import Callable, Sequence
-
-from envs.base import TextEnv
+from collections.abc import Callable, Sequence
 
 from agentrl.rollout.episode import Episode, Step
 from agentrl.rollout.generator import Generator
 from agentrl.rollout.parser import parse_action
 from agentrl.rollout.prompt import PromptBuilder, Turn
+from envs.base import TextEnv
 
 logger = logging.getLogger(__name__)
 

@@ -6,12 +6,11 @@ exactly the prompt layout the policy will see during RL.
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
-
-from envs.base import TextEnv
+from collections.abc import Iterator, Sequence
 
 from agentrl.rollout.parser import format_response
 from agentrl.rollout.prompt import PromptBuilder, Turn
+from envs.base import TextEnv
 
 
 def expert_transitions(env: TextEnv, task_ids: Sequence[str]) -> Iterator[tuple[str, str, list[Turn], list[str], str]]:

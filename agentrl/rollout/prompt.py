@@ -7,8 +7,8 @@ step's training row can never drift from what the model was shown.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,7 @@ class PromptBuilder:
         recent = list(history)[-self.history_length :] if self.history_length > 0 else []
         if recent:
             first = len(history) - len(recent) + 1
-            lines.append(
-                f"You have taken {len(history)} steps. Your last {len(recent)} observations and actions:"
-            )
+            lines.append(f"You have taken {len(history)} steps. Your last {len(recent)} observations and actions:")
             for number, turn in enumerate(recent, start=first):
                 lines.append(f"[Observation {number}: {turn.observation.strip()}] [Action {number}: {turn.action}]")
         lines.append(f"You are now at step {len(history) + 1}. Current observation: {observation.strip()}")

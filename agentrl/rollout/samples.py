@@ -7,7 +7,7 @@ loss mask is 1 on response ids only, so environment text (which lives in the pro
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 

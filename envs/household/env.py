@@ -52,7 +52,9 @@ class HouseholdEnv(TextEnv):
         self._state = State.start(self._task)
         self._steps = 0
         self._done = False
-        task_line = self._task.text if self._task.text.endswith(".") else self._task.text + "."  # hinted texts end in "."
+        task_line = (
+            self._task.text if self._task.text.endswith(".") else self._task.text + "."
+        )  # hinted texts end in "."
         observation = f"{describe_room(self._task.receptacles)}\n\nYour task is to: {task_line}"
         return observation, self._info(valid=True)
 
@@ -90,5 +92,6 @@ class HouseholdEnv(TextEnv):
             if index < self._split_sizes[parts[1]] and parts[2] == f"{index:05d}":
                 return parts[1]
         raise UnknownTaskError(
-            f"{self.name}: unknown task id {task_id!r}; ids look like {self.name}/train/00042 and come from env.task_ids(split) for split in {SPLITS}"
+            f"{self.name}: unknown task id {task_id!r}; ids look like {self.name}/train/00042 "
+            f"and come from env.task_ids(split) for split in {SPLITS}"
         )

@@ -32,6 +32,7 @@ RECEPTACLE_TYPES = tuple(RECEPTACLE_SLOTS)
 # These start closed and hide what they hold until opened.
 OPENABLE_TYPES = frozenset({"cabinet", "drawer", "fridge", "microwave"})
 
+
 def kind(name: str) -> str:
     """The type of an instance name: "drawer 2" -> "drawer"."""
     return name.split(" ", 1)[0]
