@@ -1,7 +1,7 @@
 """`agentrl train | eval | envs | play`.
 
 agentrl train --config recipes/quickstart.yaml [--any_field value ...]
-accelerate launch --config_file recipes/accelerate/<cfg>.yaml -m agentrl train --config ...
+accelerate launch [--num_processes N ...] -m agentrl train --config ...
 agentrl eval --model RUN_DIR/final --env household-easy --split eval_in --num_tasks 100
 agentrl envs
 agentrl play --env household-easy [--task_id ID]

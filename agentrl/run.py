@@ -68,6 +68,9 @@ def train(args: AgentRLConfig) -> dict:
     from agentrl.trainer import AgentGRPOTrainer
 
     started = time.perf_counter()
+    # Let TrainingArguments set up the process group (gloo on CPU, nccl on GPU) exactly as the Trainer will,
+    # so the barriers below are real barriers under accelerate launch / torchrun.
+    _ = args.device
     state = PartialState()
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -88,8 +91,9 @@ def train(args: AgentRLConfig) -> dict:
 
     if args.sft_warmup_steps > 0:
         warm_path = output_dir / "sft_warmup"
-        if state.is_main_process and not (warm_path / "config.json").exists():
-            print(f"[agentrl] SFT warm-up: {args.sft_warmup_steps} steps on expert demonstrations")
+        if not (warm_path / "config.json").exists():  # all ranks train (data parallel); the main one saves
+            if state.is_main_process:
+                print(f"[agentrl] SFT warm-up: {args.sft_warmup_steps} steps on expert demonstrations")
             sft_warmup(model_path, tokenizer, env, args, warm_path)
         state.wait_for_everyone()
         model_path = str(warm_path)

@@ -55,10 +55,13 @@ def sft_warmup(model_path: str, tokenizer, env: TextEnv, args: AgentRLConfig, sa
         peft_config=lora_config(args) if args.use_peft else None,
     )
     trainer.train()
-    model = trainer.model
-    if args.use_peft:  # fold the warm-up adapter in: RL then trains a fresh adapter on the warmed-up base
-        model = model.merge_and_unload()
+    trainer.accelerator.wait_for_everyone()
     save_dir = Path(save_dir)
-    model.save_pretrained(save_dir)
-    tokenizer.save_pretrained(save_dir)
+    if trainer.accelerator.is_main_process:
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        if args.use_peft:  # fold the warm-up adapter in: RL then trains a fresh adapter on the warmed-up base
+            model = model.merge_and_unload()
+        model.save_pretrained(save_dir)
+        tokenizer.save_pretrained(save_dir)
+    trainer.accelerator.wait_for_everyone()
     return save_dir

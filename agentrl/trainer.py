@@ -192,13 +192,10 @@ class AgentGRPOTrainer(GRPOTrainer):
     def micro_batches(self, rows: dict[str, Any]) -> list[tuple[dict[str, Any], float]]:
         """Split the rows into micro-batches, each with the weight that makes the sum exact.
 
-        Rows are sorted by length first so a micro-batch carries little padding. For loss types that
-        average per row (grpo, dr_grpo, ...), weight = rows_in_micro * P / rows_global; per token
-        (bnpo): tokens_in_micro * P / tokens_global; global token mean (dapo, cispo, vespo): 1, since
-        TRL already divides by num_items_in_batch / P. P = number of processes: DDP averages the
-        gradients over ranks.
+        Rows are sorted by length first so a micro-batch carries little padding. With several
+        processes every micro-batch is padded to exactly `micro_batch_rows` rows with inert rows
+        (empty loss mask, advantage 0): TRL gathers per-row tensors, which needs equal shapes.
         """
-        processes = self.accelerator.num_processes
         lengths = rows["prompt_mask"].sum(1) + rows["completion_mask"].sum(1)
         order = torch.argsort(lengths, stable=True)
         if self._zero_advantage_rows_are_inert():
@@ -208,22 +205,28 @@ class AgentGRPOTrainer(GRPOTrainer):
         size = self.args.micro_batch_rows
         result = []
         for start in range(0, order.numel(), size):
-            index = order[start : start + size]
-            micro = {
-                key: value[index] if isinstance(value, torch.Tensor) and value.dim() > 0 else value
-                for key, value in rows.items()
-            }
-            micro = _trim_padding(micro)
-            if self.loss_type in _PER_ROW_MEAN:
-                weight = index.numel() * processes / rows["num_rows_in_batch"].item()
-            elif self.loss_type in _PER_TOKEN_MEAN:
-                weight = micro["completion_mask"].sum().item() * processes / max(rows["num_items_in_batch"].item(), 1)
-            elif self.loss_type in _GLOBAL_TOKEN_MEAN:
-                weight = 1.0
-            else:
-                raise ValueError(f"loss_type {self.loss_type!r} is not supported by agentrl's row micro-batching")
-            result.append((micro, weight))
+            micro = _trim_padding(_select_rows(rows, order[start : start + size]))
+            if self.accelerator.num_processes > 1:
+                micro = _pad_rows(micro, size)
+            result.append((micro, self._micro_batch_weight(micro, rows)))
         return result
+
+    def _micro_batch_weight(self, micro: dict[str, Any], rows: dict[str, Any]) -> float:
+        """Weight of a micro-batch's TRL loss so the weighted sum is TRL's loss over the whole batch.
+
+        Per-row means (grpo, dr_grpo, ...): TRL divides by the B rows of the micro-batch, so the weight is
+        B * P / rows_global. Per-token mean (bnpo): tokens_in_micro * P / tokens_global. Global token mean
+        (dapo, cispo, vespo): 1, as TRL already divides by num_items_in_batch / P. P = number of processes:
+        DDP averages the gradients over ranks.
+        """
+        processes = self.accelerator.num_processes
+        if self.loss_type in _PER_ROW_MEAN:
+            return micro["completion_ids"].size(0) * processes / rows["num_rows_in_batch"].item()
+        if self.loss_type in _PER_TOKEN_MEAN:
+            return micro["completion_mask"].sum().item() * processes / max(rows["num_items_in_batch"].item(), 1)
+        if self.loss_type in _GLOBAL_TOKEN_MEAN:
+            return 1.0
+        raise ValueError(f"loss_type {self.loss_type!r} is not supported by agentrl's row micro-batching")
 
     def _zero_advantage_rows_are_inert(self) -> bool:
         """True when a row with advantage 0 adds exactly nothing: no KL term and no entropy bonus.
@@ -241,23 +244,25 @@ class AgentGRPOTrainer(GRPOTrainer):
         self._metrics["train"]["train/rows_forward"].append(
             float(sum(m["completion_ids"].size(0) for m, _ in micro_batches))
         )
+        # Every rank must make the same sequence of collective calls (TRL's loss gathers metrics; DDP
+        # all-reduces on the last backward), but ranks hold different numbers of rows: pad to the global
+        # count with inert passes (empty loss mask, weight 0).
+        count = int(self.accelerator.gather(torch.tensor([len(micro_batches)], device=self.accelerator.device)).max())
+        inert = _inert_rows(rows, self.args.micro_batch_rows, self._tokenizer.pad_token_id)
+        micro_batches += [(inert, 0.0)] * (count - len(micro_batches))
         total = torch.zeros((), device=self.accelerator.device)
-        if not micro_batches:  # no rows on this rank: still take part in the gradient all-reduce
-            micro_batches = [(None, 0.0)]
+        if count == 0:  # nothing to learn anywhere (every advantage is 0): a zero gradient, no TRL metrics
+            self.accelerator.backward(_zero_loss(model))
         for number, (micro, weight) in enumerate(micro_batches):
-            last = number == len(micro_batches) - 1
-            sync = nullcontext() if last else self.accelerator.no_sync(model)
+            sync = nullcontext() if number == count - 1 else self.accelerator.no_sync(model)
             with sync, self.compute_loss_context_manager():
-                if micro is None:
-                    loss = sum(p.sum() for p in model.parameters() if p.requires_grad) * 0.0
-                else:
-                    loss = self.compute_loss(model, micro) * weight
-                if torch.isfinite(loss):
-                    self.accelerator.backward(loss)
-                    total += loss.detach()
-                else:  # a NaN/inf micro-batch is skipped, not allowed to poison the weights
+                loss = self.compute_loss(model, micro) * weight
+                if not torch.isfinite(loss):  # a NaN/inf micro-batch must not poison the weights
                     logger.warning("non-finite loss in a micro-batch at step %d: skipped", self.state.global_step)
                     self._metrics["train"]["train/skipped_micro_batches"].append(1.0)
+                    loss = _zero_loss(model)  # still backward, so DDP's all-reduce stays in step
+                self.accelerator.backward(loss)
+                total += loss.detach()
         self._step += 1
         self._metrics["train"]["time/train_s"].append(time.perf_counter() - started)
         return total
@@ -273,6 +278,7 @@ class AgentGRPOTrainer(GRPOTrainer):
         metric = self._metrics[mode]
         steps = [step for episode in episodes for step in episode.steps]
         tokens = [entropy for step in steps for entropy in step.entropies]
+        metric["rollout/episodes"].append(float(returns.numel()))  # all ranks
         metric["reward/mean"].append(returns.mean().item())
         metric["reward/std"].append(returns.std().item() if returns.numel() > 1 else 0.0)
         metric["success_rate"].append(self._global_mean([float(e.won) for e in episodes]))
@@ -317,3 +323,48 @@ _COMPLETION_ALIGNED = (
     "old_per_token_logps",
     "ref_per_token_logps",
 )
+
+
+def _zero_loss(model) -> torch.Tensor:
+    """0 x every trainable parameter: a backward that touches them all (DDP syncs) and adds no gradient."""
+    return sum(p.sum() for p in model.parameters() if p.requires_grad) * 0.0
+
+
+def _per_row(value: Any) -> bool:
+    """Per-row tensors have the rows first; 0-dim tensors (num_items_in_batch, ...) are batch-level."""
+    return isinstance(value, torch.Tensor) and value.dim() > 0
+
+
+def _select_rows(rows: dict[str, Any], index: torch.Tensor) -> dict[str, Any]:
+    """The rows at `index` of every per-row tensor; batch-level scalars are kept."""
+    return {key: value[index] if _per_row(value) else value for key, value in rows.items()}
+
+
+def _inert_rows(template: dict[str, Any], count: int, pad_token_id: int | None = None) -> dict[str, Any]:
+    """`count` copies of the template's first row with an empty loss mask and advantage 0: they are run
+    (so every rank makes the same calls) but add nothing to the loss or the gradient."""
+    if template["completion_ids"].size(0) == 0:  # this rank collected no step at all (every reset failed)
+        template = dict(template)
+        for key, value in list(template.items()):
+            if _per_row(value):
+                shape = (1,) + ((1,) if value.dim() > 1 else ())
+                template[key] = torch.full(
+                    shape, pad_token_id if key.endswith("_ids") else 0, dtype=value.dtype, device=value.device
+                )
+        template["prompt_mask"] = torch.ones_like(template["prompt_mask"])
+    inert = {
+        key: value[:1].repeat((count,) + (1,) * (value.dim() - 1)) if _per_row(value) else value
+        for key, value in template.items()
+    }
+    inert["completion_mask"] = torch.zeros_like(inert["completion_mask"])
+    inert["advantages"] = torch.zeros_like(inert["advantages"])
+    return inert
+
+
+def _pad_rows(micro: dict[str, Any], count: int) -> dict[str, Any]:
+    """Append inert rows until the micro-batch has `count` rows."""
+    missing = count - micro["completion_ids"].size(0)
+    if missing <= 0:
+        return micro
+    inert = _inert_rows(micro, missing)
+    return {key: torch.cat([value, inert[key]]) if _per_row(value) else value for key, value in micro.items()}
