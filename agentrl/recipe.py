@@ -94,5 +94,12 @@ def validate(args: AgentRLConfig) -> None:
         check_model_name_or_path(args.model_name_or_path)
     except ValueError as error:
         raise RecipeError(str(error)) from error
+    resume = args.resume_from_checkpoint
+    if resume and str(resume).lower() not in ("auto", "true", "last", "false", "no", "none"):
+        if not Path(resume).is_dir():
+            raise RecipeError(
+                f"resume_from_checkpoint {resume!r} is not a checkpoint folder. Point it at OUTPUT_DIR/checkpoint-N, "
+                "or use `auto` to continue from the newest checkpoint in output_dir."
+            )
     if args.eval_split not in SPLITS:
         raise RecipeError(f"eval_split {args.eval_split!r} is not a split; use one of {SPLITS}")

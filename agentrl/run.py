@@ -57,6 +57,29 @@ def evaluate_model(model, tokenizer, args: AgentRLConfig, env_factory) -> dict:
     return summary
 
 
+def _resume_target(value: str | None, output_dir: Path) -> str | bool | None:
+    """`auto` / `true` / `last`: the newest checkpoint-* in output_dir if there is one (else a fresh start);
+    a path: that checkpoint; None: a fresh start."""
+    if value is None or str(value).lower() in ("false", "no", "none", ""):
+        return None
+    if str(value).lower() in ("auto", "true", "last"):
+        return True if any(output_dir.glob("checkpoint-*")) else None
+    return value  # a checkpoint folder (recipe validation checked it exists)
+
+
+def _quiet_libraries() -> None:
+    """agentrl shows its own progress; the per-file load/save bars of transformers and datasets are noise here."""
+    import warnings
+
+    import datasets
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
+    datasets.disable_progress_bars()
+    # transformers 5.23 renamed gradient_checkpointing; TRL's configs still set the old name.
+    warnings.filterwarnings("ignore", message=r".*gradient_checkpointing.* is deprecated", category=FutureWarning)
+
+
 def train(args: AgentRLConfig) -> dict:
     """Run the recipe; return the eval.json content."""
     from accelerate import PartialState
@@ -67,6 +90,7 @@ def train(args: AgentRLConfig) -> dict:
     from agentrl.sft import sft_warmup
     from agentrl.trainer import AgentGRPOTrainer
 
+    _quiet_libraries()
     started = time.perf_counter()
     # Let TrainingArguments set up the process group (gloo on CPU, nccl on GPU) exactly as the Trainer will,
     # so the barriers below are real barriers under accelerate launch / torchrun.
@@ -122,7 +146,7 @@ def train(args: AgentRLConfig) -> dict:
     if args.progress_bar:
         trainer.remove_callback(PrinterCallback)
         trainer.remove_callback(ProgressCallback)
-    trainer.train(resume_from_checkpoint=args.resume_from_checkpoint)
+    trainer.train(resume_from_checkpoint=_resume_target(args.resume_from_checkpoint, output_dir))
 
     final_dir = output_dir / "final"
     trainer.save_model(str(final_dir))

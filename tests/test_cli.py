@@ -88,6 +88,20 @@ def test_model_path_that_does_not_exist(tmp_path, capsys, no_model_loading):
     assert code == 2 and missing in err and "does not exist" in err and "model_name_or_path" in err
 
 
+def test_resume_from_a_missing_checkpoint(tmp_path, capsys, no_model_loading):
+    code, err = run_cli(capsys, "train", "--config", str(write_recipe(tmp_path)), "--resume_from_checkpoint", "nope/x")
+    assert code == 2 and "nope/x" in err and "checkpoint" in err and "auto" in err
+
+
+def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):
+    recipe = write_recipe(tmp_path, save_strategy="steps", save_steps=1, sft_warmup_steps=2)
+    assert main(["train", "--config", str(recipe), "--max_steps", "1"]) == 0
+    assert main(["train", "--config", str(recipe), "--max_steps", "2", "--resume_from_checkpoint", "auto"]) == 0
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "reward/mean" in r] == [1, 2]  # step 1 is not redone
+    assert (tmp_path / "run" / "checkpoint-2").is_dir()
+
+
 def test_command_line_overrides_the_recipe(tmp_path):
     from agentrl.recipe import parse_train_args
 
