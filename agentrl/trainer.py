@@ -248,8 +248,9 @@ class AgentGRPOTrainer(GRPOTrainer):
         # all-reduces on the last backward), but ranks hold different numbers of rows: pad to the global
         # count with inert passes (empty loss mask, weight 0).
         count = int(self.accelerator.gather(torch.tensor([len(micro_batches)], device=self.accelerator.device)).max())
-        inert = _inert_rows(rows, self.args.micro_batch_rows, self._tokenizer.pad_token_id)
-        micro_batches += [(inert, 0.0)] * (count - len(micro_batches))
+        if count > len(micro_batches):
+            inert = _inert_rows(rows, self.args.micro_batch_rows, self._tokenizer.pad_token_id)
+            micro_batches += [(inert, 0.0)] * (count - len(micro_batches))
         total = torch.zeros((), device=self.accelerator.device)
         if count == 0:  # nothing to learn anywhere (every advantage is 0): a zero gradient, no TRL metrics
             self.accelerator.backward(_zero_loss(model))
