@@ -20,6 +20,9 @@ from typing import Any
 from trl import GRPOConfig
 
 TINY_MODEL = "tiny"
+# resume_from_checkpoint values that mean "the newest checkpoint in output_dir" / "start fresh"
+RESUME_LATEST = ("auto", "true", "last")
+RESUME_NONE = ("false", "no", "none", "")
 
 
 @dataclass

@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 from trl import TrlParser
 
-from agentrl.config import AgentRLConfig
+from agentrl.config import RESUME_LATEST, RESUME_NONE, AgentRLConfig
 
 
 class RecipeError(ValueError):
@@ -95,7 +95,7 @@ def validate(args: AgentRLConfig) -> None:
     except ValueError as error:
         raise RecipeError(str(error)) from error
     resume = args.resume_from_checkpoint
-    if resume and str(resume).lower() not in ("auto", "true", "last", "false", "no", "none"):
+    if resume and str(resume).lower() not in RESUME_LATEST + RESUME_NONE:
         if not Path(resume).is_dir():
             raise RecipeError(
                 f"resume_from_checkpoint {resume!r} is not a checkpoint folder. Point it at OUTPUT_DIR/checkpoint-N, "

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from agentrl.config import TINY_MODEL, AgentRLConfig
+from agentrl.config import RESUME_LATEST, RESUME_NONE, TINY_MODEL, AgentRLConfig
 
 logger = logging.getLogger(__name__)
 
@@ -60,9 +60,9 @@ def evaluate_model(model, tokenizer, args: AgentRLConfig, env_factory) -> dict:
 def _resume_target(value: str | None, output_dir: Path) -> str | bool | None:
     """`auto` / `true` / `last`: the newest checkpoint-* in output_dir if there is one (else a fresh start);
     a path: that checkpoint; None: a fresh start."""
-    if value is None or str(value).lower() in ("false", "no", "none", ""):
+    if value is None or str(value).lower() in RESUME_NONE:
         return None
-    if str(value).lower() in ("auto", "true", "last"):
+    if str(value).lower() in RESUME_LATEST:
         return True if any(output_dir.glob("checkpoint-*")) else None
     return value  # a checkpoint folder (recipe validation checked it exists)
 
