@@ -33,12 +33,11 @@ class _TimedGenerator:
 
 
 def plain_generate(model, tokenizer, prompts, max_new_tokens, temperature):
-    width = max(len(p) for p in prompts)
-    ids = torch.full((len(prompts), width), tokenizer.pad_token_id)
-    mask = torch.zeros((len(prompts), width), dtype=torch.long)
-    for row, prompt in enumerate(prompts):
-        ids[row, width - len(prompt) :] = torch.tensor(prompt)
-        mask[row, width - len(prompt) :] = 1
+    from agentrl.rollout.samples import pad_sequences
+
+    ids = pad_sequences(prompts, tokenizer.pad_token_id, "left")
+    mask = pad_sequences([[1] * len(p) for p in prompts], 0, "left")
+    width = ids.size(1)
     out = model.generate(
         input_ids=ids,
         attention_mask=mask,

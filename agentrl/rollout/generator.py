@@ -13,6 +13,8 @@ from typing import Protocol
 import torch
 from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList
 
+from agentrl.rollout.samples import pad_sequences
+
 
 @dataclass
 class Generation:
@@ -98,12 +100,10 @@ class HFGenerator:
         if not prompts:
             return []
         device = next(self.model.parameters()).device
-        width = max(len(p) for p in prompts)
-        input_ids = torch.full((len(prompts), width), self.pad_token_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(prompts), width), dtype=torch.long)
-        for row, prompt in enumerate(prompts):  # left padding: every prompt ends where generation starts
-            input_ids[row, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
-            attention_mask[row, width - len(prompt) :] = 1
+        # Left padding: every prompt ends where generation starts.
+        input_ids = pad_sequences(prompts, self.pad_token_id, "left")
+        attention_mask = pad_sequences([[1] * len(p) for p in prompts], 0, "left")
+        width = input_ids.size(1)
         recorder = _TokenStatsRecorder(self.temperature)
         output = self.model.generate(
             input_ids=input_ids.to(device),

@@ -14,7 +14,8 @@ import torch
 from agentrl.rollout.episode import Episode
 
 
-def _pad(rows: Sequence[Sequence], value, side: str, dtype) -> torch.Tensor:
+def pad_sequences(rows: Sequence[Sequence], value, side: str, dtype=torch.long) -> torch.Tensor:
+    """Stack variable-length rows into one tensor, padded with `value` on the `side` ("left" | "right")."""
     width = max((len(row) for row in rows), default=0)
     out = torch.full((len(rows), width), value, dtype=dtype)
     for index, row in enumerate(rows):
@@ -50,17 +51,17 @@ def per_step_rows(
             episode_index.append(number)
             step_index.append(position)
             truncated.append(step.truncated)
-    completion_mask = _pad([[1] * len(r) for r in responses], 0, "right", torch.long)
+    completion_mask = pad_sequences([[1] * len(r) for r in responses], 0, "right", torch.long)
     truncated_t = torch.tensor(truncated, dtype=torch.bool)
     if mask_truncated and len(responses):  # TRL's mask_truncated_completions, per step
         completion_mask = completion_mask * (~truncated_t).long()[:, None]
     return {
-        "prompt_ids": _pad(prompts, pad_token_id, "left", torch.long),
-        "prompt_mask": _pad([[1] * len(p) for p in prompts], 0, "left", torch.long),
-        "completion_ids": _pad(responses, pad_token_id, "right", torch.long),
+        "prompt_ids": pad_sequences(prompts, pad_token_id, "left", torch.long),
+        "prompt_mask": pad_sequences([[1] * len(p) for p in prompts], 0, "left", torch.long),
+        "completion_ids": pad_sequences(responses, pad_token_id, "right", torch.long),
         "completion_mask": completion_mask,
-        "sampling_per_token_logps": _pad(logps, 0.0, "right", torch.float32),
-        "rollout_entropies": _pad(entropies, 0.0, "right", torch.float32),
+        "sampling_per_token_logps": pad_sequences(logps, 0.0, "right", torch.float32),
+        "rollout_entropies": pad_sequences(entropies, 0.0, "right", torch.float32),
         "advantages": torch.tensor(advantages, dtype=torch.float32),
         "episode_index": torch.tensor(episode_index, dtype=torch.long),
         "step_index": torch.tensor(step_index, dtype=torch.long),
