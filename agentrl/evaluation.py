@@ -49,22 +49,16 @@ def evaluate_policy(
     Sampling is seeded (without touching the caller's RNG state), so the same model, tasks, temperature
     and seed give the same numbers: `agentrl eval` reproduces a run's eval.json.
     """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return _evaluate(
-            model, tokenizer, env_factory, task_ids, max_new_tokens, temperature, history_length, batch_size
-        )
-
-
-def _evaluate(model, tokenizer, env_factory, task_ids, max_new_tokens, temperature, history_length, batch_size):
     was_training = model.training
     model.eval()
     collector = RolloutCollector(env_factory, PromptBuilder(tokenizer, history_length), invalid_format_penalty=0.0)
     generator = HFGenerator(model, tokenizer, max_new_tokens=max_new_tokens, temperature=temperature)
     episodes: list[Episode] = []
-    for start in range(0, len(task_ids), batch_size):
-        chunk = list(task_ids[start : start + batch_size])
-        episodes += collector.collect(generator, chunk, list(range(start, start + len(chunk))))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for start in range(0, len(task_ids), batch_size):
+            chunk = list(task_ids[start : start + batch_size])
+            episodes += collector.collect(generator, chunk, list(range(start, start + len(chunk))))
     collector.close()
     model.train(was_training)
     return summarize(episodes), episodes

@@ -249,7 +249,8 @@ class AgentGRPOTrainer(GRPOTrainer):
         # count with inert passes (empty loss mask, weight 0).
         count = int(self.accelerator.gather(torch.tensor([len(micro_batches)], device=self.accelerator.device)).max())
         if count > len(micro_batches):
-            inert = _inert_rows(rows, self.args.micro_batch_rows, self._tokenizer.pad_token_id)
+            # One real row's width, not the whole batch's: the pass only has to happen, not to cost.
+            inert = _trim_padding(_inert_rows(rows, self.args.micro_batch_rows, self._tokenizer.pad_token_id))
             micro_batches += [(inert, 0.0)] * (count - len(micro_batches))
         total = torch.zeros((), device=self.accelerator.device)
         if count == 0:  # nothing to learn anywhere (every advantage is 0): a zero gradient, no TRL metrics
