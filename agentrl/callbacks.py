@@ -8,6 +8,8 @@ import os
 
 from transformers import TrainerCallback
 
+from agentrl.entropy.phases import PHASES
+
 
 class MetricsJsonlCallback(TrainerCallback):
     """Appends one JSON object per logged step to `output_dir/metrics.jsonl` (main process only)."""
@@ -23,6 +25,8 @@ class MetricsJsonlCallback(TrainerCallback):
             if isinstance(value, float) and not math.isfinite(value):
                 value = None  # JSON has no NaN
             record[key] = value
+        if "entropy/phase" in record and record["entropy/phase"] is not None:
+            record["entropy/phase_name"] = PHASES[round(record["entropy/phase"])]
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
         with open(self.path, "a") as f:
             f.write(json.dumps(record) + "\n")

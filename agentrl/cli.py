@@ -3,8 +3,10 @@
 agentrl train --config recipes/quickstart.yaml [--any_field value ...]
 accelerate launch [--num_processes N ...] -m agentrl train --config ...
 agentrl eval --model RUN_DIR/final --env household-easy --split eval_in --num_tasks 100
-agentrl envs
-agentrl play --env household-easy [--task_id ID]
+agentrl eval --agent random|expert --env household --split eval_out      # baselines, no model
+agentrl envs                                                              # environments, splits, sizes
+agentrl plot RUN_DIR [RUN_DIR ...] [--output DIR]
+agentrl play ENV [--agent human|random|expert] [--task ID] [--split SPLIT]
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import argparse
 import json
 import sys
 
-from agentrl.recipe import RecipeError
+from agentrl.errors import RecipeError
 
 
 def _train(argv: list[str]) -> None:
@@ -32,9 +34,49 @@ def _train(argv: list[str]) -> None:
     train(args)
 
 
+def _open_env(name: str, env_kwargs: dict | None = None):
+    """make_env, with every way it can fail (unknown name, engine not installed, bad kwargs) as a RecipeError."""
+    from envs import check_env_name, make_env
+
+    try:
+        check_env_name(name)
+    except ValueError as error:
+        raise RecipeError(str(error)) from error
+    try:
+        return make_env(name, **(env_kwargs or {}))
+    except Exception as error:  # noqa: BLE001 - reported as a message, not a traceback
+        raise RecipeError(f"cannot build environment {name!r}: {_first_line(error)}") from error
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip() or repr(error)
+    return text.splitlines()[0]
+
+
+def _split_task_ids(env, split: str) -> list[str]:
+    from envs.base import SPLITS
+
+    if split not in SPLITS:
+        raise RecipeError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+    task_ids = env.task_ids(split)
+    if not task_ids:
+        raise RecipeError(f"{env.name}: split {split!r} has no tasks (has its data been generated?)")
+    return task_ids
+
+
 def _eval(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="agentrl eval", description="Held-out success of a saved policy.")
-    parser.add_argument("--model", required=True, help="model folder (e.g. RUN_DIR/final) or hub id")
+    from agentrl.evaluation import BASELINES
+
+    parser = argparse.ArgumentParser(
+        prog="agentrl eval", description="Held-out success of a saved policy, or of the random / expert baseline."
+    )
+    parser.add_argument("--model", help="model folder (e.g. RUN_DIR/final) or hub id; needed for --agent policy")
+    parser.add_argument(
+        "--agent",
+        choices=("policy", *BASELINES),
+        default="policy",
+        help="policy: the --model; random: uniformly random admissible actions; expert: the env's oracle",
+    )
     parser.add_argument("--env", default="household-easy")
     parser.add_argument("--split", default="eval_in")
     parser.add_argument("--num_tasks", type=int, default=100)
@@ -43,33 +85,62 @@ def _eval(argv: list[str]) -> None:
     parser.add_argument("--history_length", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (a run's eval.json records its own)")
     parser.add_argument("--max_episode_steps", type=int, help="episode step limit (default: the env's own)")
+    parser.add_argument("--env_workers", type=int, default=0, help="worker processes for the environments")
+    parser.add_argument("--env_step_timeout_s", type=float, default=60.0, help="per reset/step, with env_workers")
     parser.add_argument("--output", help="write the summary JSON here")
     options = parser.parse_args(argv)
-    from agentrl.models import check_model_name_or_path
-    from envs import check_env_name, make_env
-
-    try:
-        check_env_name(options.env)
-        check_model_name_or_path(options.model)
-    except ValueError as error:
-        raise RecipeError(str(error)) from error
-    from agentrl.evaluation import evaluate_policy
-    from agentrl.models import load_policy, load_tokenizer
-
-    model, tokenizer = load_policy(options.model), load_tokenizer(options.model)
+    if options.agent == "policy" and not options.model:
+        raise RecipeError(
+            "--model is required to evaluate a policy; for a baseline without a model use --agent random|expert"
+        )
+    if options.agent != "policy" and options.model:
+        raise RecipeError(f"--model is not used by --agent {options.agent}; drop it, or use --agent policy")
+    if options.num_tasks < 1 or options.env_workers < 0:
+        raise RecipeError(
+            f"--num_tasks must be >= 1 and --env_workers >= 0 (got {options.num_tasks}, {options.env_workers})"
+        )
     env_kwargs = {} if options.max_episode_steps is None else {"max_steps": options.max_episode_steps}
-    factory = lambda: make_env(options.env, **env_kwargs)  # noqa: E731
-    summary, _ = evaluate_policy(
-        model,
-        tokenizer,
-        factory,
-        factory().task_ids(options.split)[: options.num_tasks],
-        max_new_tokens=options.max_new_tokens,
-        temperature=options.temperature,
-        history_length=options.history_length,
-        seed=options.seed,
-    )
-    summary.update(env=options.env, split=options.split, model=options.model)
+    task_ids = _split_task_ids(_open_env(options.env, env_kwargs), options.split)[: options.num_tasks]
+    import functools
+
+    from envs import make_env
+
+    factory = functools.partial(make_env, options.env, **env_kwargs)  # plain data: it can reach env workers
+    if options.agent == "policy":
+        from agentrl.models import check_model_name_or_path
+
+        try:
+            check_model_name_or_path(options.model)
+        except ValueError as error:
+            raise RecipeError(str(error)) from error
+        from agentrl.evaluation import evaluate_policy
+        from agentrl.models import load_policy, load_tokenizer
+
+        model, tokenizer = load_policy(options.model), load_tokenizer(options.model)
+        summary, _ = evaluate_policy(
+            model,
+            tokenizer,
+            factory,
+            task_ids,
+            max_new_tokens=options.max_new_tokens,
+            temperature=options.temperature,
+            history_length=options.history_length,
+            seed=options.seed,
+            env_workers=options.env_workers,
+            env_step_timeout_s=options.env_step_timeout_s,
+        )
+    else:
+        from agentrl.evaluation import evaluate_baseline
+
+        summary, _ = evaluate_baseline(
+            options.agent,
+            factory,
+            task_ids,
+            seed=options.seed,
+            env_workers=options.env_workers,
+            env_step_timeout_s=options.env_step_timeout_s,
+        )
+    summary.update(env=options.env, split=options.split, model=options.model, agent=options.agent)
     text = json.dumps(summary, indent=2)
     print(text)
     if options.output:
@@ -77,33 +148,140 @@ def _eval(argv: list[str]) -> None:
             f.write(text + "\n")
 
 
+def _install_hint(name: str, error: BaseException) -> str:
+    """The `pip install` command for an environment whose engine is missing: from the error, else the extra."""
+    import re
+    from importlib import metadata
+
+    found = re.search(r"""pip install[^\n]*?\.\[[\w,-]+\]["']?""", str(error))
+    if found:
+        return found.group(0)
+    try:
+        extras = metadata.metadata("agentrl").get_all("Provides-Extra") or []
+    except metadata.PackageNotFoundError:
+        extras = []
+    extra = name.split("-")[0]
+    return f'pip install -e ".[{extra}]"' if extra in extras else _first_line(error)
+
+
+def _env_status(name: str) -> str:
+    """'train N  eval_in N  eval_out N', or why the environment cannot be built here."""
+    from envs import make_env
+    from envs.base import SPLITS
+
+    try:
+        env = make_env(name)
+    except ImportError as error:
+        return f"not installed: {_install_hint(name, error)}"
+    except Exception as error:  # noqa: BLE001 - one broken environment must not hide the others
+        if "pip install" in str(error):
+            return f"not installed: {_install_hint(name, error)}"
+        return f"unavailable: {_first_line(error)}"
+    try:
+        return "  ".join(f"{split} {len(env.task_ids(split))}" for split in SPLITS)
+    except Exception as error:  # noqa: BLE001
+        return f"unavailable: {_first_line(error)}"
+    finally:
+        env.close()
+
+
 def _envs(argv: list[str]) -> None:
+    argparse.ArgumentParser(
+        prog="agentrl envs", description="Registered environments with their splits and sizes (tasks per split)."
+    ).parse_args(argv)
     from envs import list_envs
 
     for name, description in list_envs().items():
-        print(f"{name:24s} {description}")
+        print(f"{name:20s} {_env_status(name):40s} {description}")
+
+
+def _human_action(info: dict) -> str | None:
+    actions = info.get("admissible_actions") or []
+    for number, action in enumerate(actions, 1):
+        print(f"  [{number}] {action}")
+    try:
+        answer = input("your action (number or text, empty to quit) > ").strip()
+    except EOFError:
+        return None
+    if answer.isdigit() and 1 <= int(answer) <= len(actions):
+        return actions[int(answer) - 1]
+    return answer or None
 
 
 def _play(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="agentrl play", description="Play an environment with its expert.")
-    parser.add_argument("--env", default="household-easy")
-    parser.add_argument("--task_id")
+    parser = argparse.ArgumentParser(
+        prog="agentrl play", description="Play one episode of an environment in the terminal and print the transcript."
+    )
+    parser.add_argument("env_name", nargs="?", metavar="ENV", help="environment (see `agentrl envs`)")
+    parser.add_argument("--env", dest="env_option", help="same as ENV")
+    parser.add_argument("--agent", choices=("human", "random", "expert"), default="expert")
+    parser.add_argument("--task", "--task_id", dest="task", help="task id (default: the first task of --split)")
     parser.add_argument("--split", default="train")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random agent")
     options = parser.parse_args(argv)
-    from envs import make_env
+    if options.env_name and options.env_option and options.env_name != options.env_option:
+        raise RecipeError(f"two environments given: {options.env_name!r} and --env {options.env_option!r}")
+    name = options.env_name or options.env_option or "household-easy"
+    env = _open_env(name)
+    try:
+        _play_episode(env, options)
+    finally:
+        env.close()
 
-    env = make_env(options.env)
-    task_id = options.task_id or env.task_ids(options.split)[0]
+
+def _play_episode(env, options: argparse.Namespace) -> None:
+    import random
+
+    from envs import UnknownTaskError
+
+    if options.task is None:
+        task_id = _split_task_ids(env, options.split)[0]
+    else:
+        try:
+            env.split_of(options.task)
+        except UnknownTaskError as error:
+            raise RecipeError(f"{error}; e.g. --task {env.task_ids('train')[0]}") from error
+        task_id = options.task
+    rng = random.Random(options.seed)
     observation, info = env.reset(task_id)
-    print(f"task {task_id}\n{observation}")
-    done = False
-    while not done and info.get("expert_action"):
-        print(f"  admissible: {info['admissible_actions']}\n> {info['expert_action']}")
-        observation, reward, done, info = env.step(info["expert_action"])
+    print(f"task {task_id}: {info.get('task', '')}\n{observation}")
+    done, total, steps = False, 0.0, 0
+    while not done:
+        if options.agent == "human":
+            action = _human_action(info)
+        elif options.agent == "expert":
+            action = info.get("expert_action")
+        else:
+            action = rng.choice(info["admissible_actions"]) if info.get("admissible_actions") else None
+        if action is None:
+            print(f"(no action from the {options.agent} agent: episode stopped)")
+            break
+        if options.agent != "human" and info.get("admissible_actions"):
+            print(f"  admissible: {' | '.join(info['admissible_actions'])}")
+        print(f"> {action}")
+        observation, reward, done, info = env.step(action)
+        total, steps = total + reward, steps + 1
         print(f"{observation}   (reward {reward}, won {info['won']})")
+    print(f"episode over: won {bool(info.get('won'))}, return {total}, {steps} steps")
 
 
-COMMANDS = {"train": _train, "eval": _eval, "envs": _envs, "play": _play}
+def _plot(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(
+        prog="agentrl plot", description="Entropy-dynamics figures (entropy_dynamics.png, entropy_turns.png)."
+    )
+    parser.add_argument("run_dirs", nargs="+", help="run directories (each holds metrics.jsonl); overlaid")
+    parser.add_argument("--output", help="folder for the figures (default: the first run directory)")
+    options = parser.parse_args(argv)
+    from agentrl.plots import plot_runs
+
+    try:
+        paths = plot_runs(options.run_dirs, options.output)
+    except FileNotFoundError as error:
+        raise RecipeError(str(error)) from error
+    print("\n".join(paths))
+
+
+COMMANDS = {"train": _train, "eval": _eval, "envs": _envs, "play": _play, "plot": _plot}
 
 
 def main(argv: list[str] | None = None) -> int:

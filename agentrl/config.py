@@ -51,8 +51,33 @@ class AgentRLConfig(GRPOConfig):
     env_kwargs: dict[str, Any] | str | None = field(
         default=None, metadata={"help": "Keyword arguments for the environment factory (a mapping)."}
     )
+    env_shift_step: int | None = field(
+        default=None,
+        metadata={
+            "help": "Non-stationary training: after this many updates the training environment is rebuilt with "
+            "env_shift_kwargs merged into env_kwargs (e.g. a renamed command); the final evaluation uses it too."
+        },
+    )
+    env_shift_kwargs: dict[str, Any] | str | None = field(
+        default=None, metadata={"help": "Environment keyword arguments that change at env_shift_step (a mapping)."}
+    )
     max_episode_steps: int | None = field(
         default=None, metadata={"help": "Episode step limit (default: the environment's own max_steps)."}
+    )
+    env_workers: int = field(
+        default=0,
+        metadata={
+            "help": "Worker processes that run the environments (0 = in the trainer process). Use 2+ for slow engines "
+            "(ALFWorld, TextWorld, ScienceWorld): steps of different episodes then run in parallel, and an env that "
+            "hangs or crashes is killed and restarted without stopping the run."
+        },
+    )
+    env_step_timeout_s: float = field(
+        default=60.0,
+        metadata={
+            "help": "With env_workers > 0: seconds one reset/step may take before its episode ends as failed and its "
+            "worker is restarted."
+        },
     )
     eval_split: str = field(default="eval_in", metadata={"help": "Held-out split for eval.json: eval_in | eval_out."})
     eval_num_tasks: int = field(
@@ -79,6 +104,44 @@ class AgentRLConfig(GRPOConfig):
     )
     micro_batch_rows: int = field(
         default=32, metadata={"help": "Step rows per forward/backward pass of the update (bounds training memory)."}
+    )
+
+    # ---- entropy dynamics ----------------------------------------------------------------------
+    entropy_control: str = field(
+        default="constant",
+        metadata={
+            "help": "Entropy-bonus controller (loss -= coef * H over model tokens): none | constant (TRL's "
+            "entropy_coef, 0 by default) | adaptive (Skywork-OR1 rule with TRL's entropy_target, entropy_coef_delta, "
+            "entropy_coef_min, entropy_coef_max; entropy_coef is the initial value) | pulse (Entropulse: pulse_*)."
+        },
+    )
+    pulse_threshold: float = field(
+        default=0.05, metadata={"help": "pulse: start a pulse when the rollout step entropy falls below this."}
+    )
+    pulse_magnitude: float = field(default=10.0, metadata={"help": "pulse: coefficient multiplier during a pulse."})
+    pulse_duration: int = field(default=100, metadata={"help": "pulse: updates a pulse lasts."})
+    pulse_base_coef: float = field(default=0.01, metadata={"help": "pulse: coefficient outside pulses."})
+    pulse_decay: float = field(
+        default=0.0,
+        metadata={"help": "pulse: after a pulse, coef <- base + decay * (coef - base) per update (0 = at once)."},
+    )
+    pulse_on_descent: int = field(
+        default=0,
+        metadata={"help": "pulse: also start a pulse after this many consecutive 'descent' phases (0 = off)."},
+    )
+    pulse_repeat_action_rate: float | None = field(
+        default=None,
+        metadata={"help": "pulse: also start a pulse when degen/repeat_action_rate exceeds this (None = off)."},
+    )
+    eruption_window: int = field(default=20, metadata={"help": "Eruption detector: baseline window (updates)."})
+    eruption_min_rise: float = field(
+        default=0.05, metadata={"help": "Eruption detector: smallest entropy rise (nats) that counts as an eruption."}
+    )
+    eruption_rel_rise: float = field(
+        default=0.5, metadata={"help": "Eruption detector: rise relative to the baseline that counts as an eruption."}
+    )
+    eruption_noise_z: float = field(
+        default=4.0, metadata={"help": "Eruption detector: rise in units of the robust noise scale that counts."}
     )
 
     # ---- SFT warm-up -------------------------------------------------------------------------
@@ -113,11 +176,31 @@ class AgentRLConfig(GRPOConfig):
             )
         if self.micro_batch_rows < 1:
             raise ValueError(f"micro_batch_rows must be >= 1, got {self.micro_batch_rows}")
+        from agentrl.entropy.control import CONTROLLERS
+
+        if self.entropy_control not in CONTROLLERS:
+            raise ValueError(f"entropy_control {self.entropy_control!r}: use one of {', '.join(CONTROLLERS)}")
+        if self.use_adaptive_entropy:
+            raise ValueError(
+                "use_adaptive_entropy: agentrl runs entropy control itself (exact over micro-batches and ranks). "
+                "Set entropy_control: adaptive instead; it reads entropy_target, entropy_coef_delta, entropy_coef_min, "
+                "entropy_coef_max and starts from entropy_coef."
+            )
+        if self.env_workers < 0 or self.env_step_timeout_s <= 0:
+            raise ValueError(
+                f"env_workers must be >= 0 (got {self.env_workers}) and env_step_timeout_s > 0 "
+                f"(got {self.env_step_timeout_s})"
+            )
         if self.history_length < 0:
             raise ValueError(f"history_length must be >= 0, got {self.history_length}")
-        if isinstance(self.env_kwargs, str):  # from the command line: a JSON/YAML mapping
-            import yaml
+        import yaml
 
+        if isinstance(self.env_kwargs, str):  # from the command line: a JSON/YAML mapping
             self.env_kwargs = yaml.safe_load(self.env_kwargs) or {}
         self.env_kwargs = dict(self.env_kwargs or {})
+        if isinstance(self.env_shift_kwargs, str):
+            self.env_shift_kwargs = yaml.safe_load(self.env_shift_kwargs) or {}
+        self.env_shift_kwargs = dict(self.env_shift_kwargs or {})
+        if (self.env_shift_step is None) != (not self.env_shift_kwargs):
+            raise ValueError("env_shift_step and env_shift_kwargs go together: set both (or neither)")
         super().__post_init__()

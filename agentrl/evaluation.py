@@ -1,22 +1,49 @@
-"""Held-out evaluation: success rate and score of a policy on an environment split."""
+"""Held-out evaluation: success rate and score of a policy, or of a baseline, on an environment split.
+
+Baselines need no model: `random` plays a uniformly random admissible action (seeded per episode),
+`expert` plays the environment's oracle (`info["expert_action"]`). They bracket what a policy can do:
+the random rate is the floor RL must beat, the expert rate the ceiling of the task set.
+"""
 
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable, Sequence
 
 import torch
 
 from agentrl.rollout import HFGenerator, PromptBuilder, RolloutCollector
-from agentrl.rollout.episode import Episode
+from agentrl.rollout.episode import Episode, Step
 from envs.base import TextEnv
+from envs.pool import EnvPool, make_env_pool
+
+BASELINES = ("random", "expert")
+
+
+def _by_task_type(episodes: Sequence[Episode]) -> dict[str, dict[str, float]]:
+    """{task_type: success_rate, score, num_episodes} over the episodes whose env reported info['task_type']."""
+    groups: dict[str, list[Episode]] = {}
+    for episode in episodes:
+        task_type = episode.info.get("task_type")
+        if task_type is not None:
+            groups.setdefault(str(task_type), []).append(episode)
+    return {
+        task_type: {
+            "success_rate": sum(e.won for e in group) / len(group),
+            "score": sum(e.score for e in group) / len(group),
+            "num_episodes": len(group),
+        }
+        for task_type, group in sorted(groups.items())
+    }
 
 
 def summarize(episodes: Sequence[Episode]) -> dict[str, float]:
-    """Success rate (with a 95% normal-approximation interval over tasks), score, length, validity."""
+    """Success rate (with a 95% normal-approximation interval over tasks), score, length, validity, and the
+    success per task type (`by_task_type`, empty when the environment reports no task types)."""
     count = len(episodes)
     if count == 0:
-        return {"success_rate": 0.0, "score": 0.0, "num_episodes": 0}
+        return {"success_rate": 0.0, "score": 0.0, "num_episodes": 0, "by_task_type": {}}
     success = sum(e.won for e in episodes) / count
     steps = [s for e in episodes for s in e.steps]
     half_width = 1.96 * math.sqrt(success * (1 - success) / count)
@@ -29,6 +56,7 @@ def summarize(episodes: Sequence[Episode]) -> dict[str, float]:
         "format_valid_ratio": sum(s.format_valid for s in steps) / max(len(steps), 1),
         "env_errors": sum(e.error is not None for e in episodes),
         "num_episodes": count,
+        "by_task_type": _by_task_type(episodes),
     }
 
 
@@ -43,15 +71,24 @@ def evaluate_policy(
     history_length: int = 2,
     batch_size: int = 128,
     seed: int = 0,
+    env_workers: int = 0,
+    env_step_timeout_s: float = 60.0,
 ) -> tuple[dict[str, float], list[Episode]]:
     """Play one episode per task (batched) and summarise. temperature 0 = greedy.
 
     Sampling is seeded (without touching the caller's RNG state), so the same model, tasks, temperature
-    and seed give the same numbers: `agentrl eval` reproduces a run's eval.json.
+    and seed give the same numbers: `agentrl eval` reproduces a run's eval.json. `env_workers` > 0 runs
+    the environments in worker processes (same numbers, see envs/pool.py).
     """
     was_training = model.training
     model.eval()
-    collector = RolloutCollector(env_factory, PromptBuilder(tokenizer, history_length), invalid_format_penalty=0.0)
+    collector = RolloutCollector(
+        env_factory,
+        PromptBuilder(tokenizer, history_length),
+        invalid_format_penalty=0.0,
+        env_workers=env_workers,
+        env_step_timeout_s=env_step_timeout_s,
+    )
     generator = HFGenerator(model, tokenizer, max_new_tokens=max_new_tokens, temperature=temperature)
     episodes: list[Episode] = []
     with torch.random.fork_rng(devices=[]):
@@ -61,4 +98,95 @@ def evaluate_policy(
             episodes += collector.collect(generator, chunk, list(range(start, start + len(chunk))))
     collector.close()
     model.train(was_training)
+    return summarize(episodes), episodes
+
+
+def _baseline_action(agent: str, info: dict, rng: random.Random) -> str | None:
+    if agent == "expert":
+        return info.get("expert_action")
+    actions = info.get("admissible_actions") or []
+    return rng.choice(actions) if actions else None
+
+
+def play_baseline(
+    pool: EnvPool, agent: str, task_ids: Sequence[str], seed: int = 0, first_index: int = 0
+) -> list[Episode]:
+    """One episode per task id with the `random` or `expert` agent, in lockstep: one batched pool step per turn.
+
+    Episode i (counting from `first_index`, which is also its group id) draws its random actions from
+    random.Random(f"{seed}/{i}"), so results depend neither on the batch size nor on the env workers.
+    Steps carry the action and the environment's answer; their token fields are empty (no model).
+    """
+    if agent not in BASELINES:
+        raise ValueError(f"unknown baseline agent {agent!r}; use one of {BASELINES}")
+    pool.ensure_slots(len(task_ids))
+    indices = range(first_index, first_index + len(task_ids))
+    episodes = [Episode(task_id=task_id, group_id=index) for index, task_id in zip(indices, task_ids, strict=True)]
+    rngs = [random.Random(f"{seed}/{index}") for index in indices]
+    observations: dict[int, str] = {}
+    infos: dict[int, dict] = {}
+    for slot, result in enumerate(pool.reset_many(list(enumerate(task_ids)))):
+        if result.ok:
+            observations[slot], infos[slot] = result.observation, result.info
+            episodes[slot].task, episodes[slot].info = result.info.get("task", ""), result.info
+        else:
+            episodes[slot].error = f"reset: {result.error}"
+    live = sorted(observations)
+    while live:
+        actions = {}
+        for slot in live:
+            action = _baseline_action(agent, infos[slot], rngs[slot])
+            if action is None:
+                missing = "expert_action" if agent == "expert" else "admissible_actions"
+                episodes[slot].error = f"{agent} agent: the environment gives no {missing} here"
+            else:
+                actions[slot] = action
+        results = pool.step_many(list(actions.items()))
+        live = []
+        for result in results:
+            slot, episode, info = result.slot, episodes[result.slot], result.info
+            episode.steps.append(
+                Step(
+                    prompt_ids=[],
+                    response_ids=[],
+                    logprobs=[],
+                    entropies=[],
+                    response=actions[slot],
+                    action=actions[slot],
+                    format_valid=True,
+                    action_valid=bool(info.get("valid", False)),
+                    env_reward=result.reward,
+                    reward=result.reward,
+                    observation=observations[slot],
+                    anchor=infos[slot].get("anchor"),
+                    truncated=False,
+                    unknown_entity=bool(info.get("unknown_entity", False)),
+                )
+            )
+            if not result.ok:
+                episode.error = f"step: {result.error}"
+                episode.won = False
+                continue
+            observations[slot], infos[slot] = result.observation, info
+            episode.info, episode.won = info, bool(info.get("won", False))
+            if not result.done and episode.length < pool.max_steps(slot):
+                live.append(slot)
+    return episodes
+
+
+def evaluate_baseline(
+    agent: str,
+    env_factory: Callable[[], TextEnv],
+    task_ids: Sequence[str],
+    seed: int = 0,
+    batch_size: int = 128,
+    env_workers: int = 0,
+    env_step_timeout_s: float = 60.0,
+) -> tuple[dict[str, float], list[Episode]]:
+    """Success rate and score of the `random` or `expert` baseline on `task_ids` (no model)."""
+    episodes: list[Episode] = []
+    with make_env_pool(env_factory, env_workers, timeout_s=env_step_timeout_s) as pool:
+        for start in range(0, len(task_ids), batch_size):
+            chunk = list(task_ids[start : start + batch_size])
+            episodes += play_baseline(pool, agent, chunk, seed, first_index=start)
     return summarize(episodes), episodes

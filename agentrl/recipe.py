@@ -18,10 +18,7 @@ import yaml
 from trl import TrlParser
 
 from agentrl.config import RESUME_LATEST, RESUME_NONE, AgentRLConfig
-
-
-class RecipeError(ValueError):
-    """A recipe or command line that cannot run; the message says what to fix."""
+from agentrl.errors import RecipeError  # noqa: F401 - re-exported: raised by parse_train_args
 
 
 def _suggest(key: str, known: Sequence[str]) -> str:

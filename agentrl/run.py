@@ -8,6 +8,7 @@ Run directory (`output_dir`):
     checkpoint-*/      TRL/HF checkpoints (save_steps)
     final/             the trained model, or the LoRA adapter in PEFT format, with the tokenizer
     eval.json          {"split", "num_tasks", "before": {...}, "after": {...}}
+    entropy_dynamics.png, entropy_turns.png   entropy over training (phases, pulses, success), per-turn heatmap
 """
 
 from __future__ import annotations
@@ -25,10 +26,13 @@ from agentrl.config import RESUME_LATEST, RESUME_NONE, TINY_MODEL, AgentRLConfig
 logger = logging.getLogger(__name__)
 
 
-def env_factory_for(args: AgentRLConfig):
+def env_factory_for(args: AgentRLConfig, shifted: bool = False):
+    """make_env with the recipe's env kwargs; `shifted`: with env_shift_kwargs merged in (after env_shift_step)."""
     from envs import make_env
 
     kwargs = dict(args.env_kwargs)
+    if shifted:
+        kwargs.update(args.env_shift_kwargs)
     if args.max_episode_steps is not None:
         kwargs["max_steps"] = args.max_episode_steps
     return functools.partial(make_env, args.env, **kwargs)
@@ -53,6 +57,8 @@ def evaluate_model(model, tokenizer, args: AgentRLConfig, env_factory) -> dict:
         temperature=args.eval_temperature,
         history_length=args.history_length,
         seed=args.seed,
+        env_workers=args.env_workers,
+        env_step_timeout_s=args.env_step_timeout_s,
     )
     return summary
 
@@ -139,6 +145,7 @@ def train(args: AgentRLConfig) -> dict:
         model=model,
         args=args,
         env_factory=env_factory,
+        shifted_env_factory=env_factory_for(args, shifted=True) if args.env_shift_step is not None else None,
         processing_class=tokenizer,
         peft_config=lora_config(args) if args.use_peft else None,
         callbacks=callbacks,
@@ -160,15 +167,31 @@ def train(args: AgentRLConfig) -> dict:
         "seed": args.seed,
     }
     if state.is_main_process:
-        after = evaluate_model(trained, tokenizer, args, env_factory)
-        result.update(before=before, after=after, wall_time_s=round(time.perf_counter() - started, 1))
+        # after a shift, the policy is judged on the environment it was last trained on
+        shifted = args.env_shift_step is not None and trainer.state.global_step > args.env_shift_step
+        final_env_factory = env_factory_for(args, shifted=True) if shifted else env_factory
+        after = evaluate_model(trained, tokenizer, args, final_env_factory)
+        wall_time_s = round(time.perf_counter() - started, 1)
+        result.update(env_shifted_for_after=shifted, before=before, after=after, wall_time_s=wall_time_s)
         with open(output_dir / "eval.json", "w") as f:
             json.dump(result, f, indent=2)
+        _plot_entropy(output_dir)
         print(
             f"\n[agentrl] held-out success ({args.eval_split}, {args.eval_num_tasks} tasks): "
             f"before RL {before['success_rate']:.1%} -> after RL {after['success_rate']:.1%}  "
             f"({result['wall_time_s']:.0f} s)\n"
-            f"[agentrl] outputs in {output_dir}/: final/ (model), eval.json, metrics.jsonl, config.yaml"
+            f"[agentrl] outputs in {output_dir}/: final/ (model), eval.json, metrics.jsonl, config.yaml, "
+            "entropy_dynamics.png"
         )
     state.wait_for_everyone()
     return result
+
+
+def _plot_entropy(output_dir: Path) -> None:
+    """The run's entropy figures; a plotting failure must not fail a finished run."""
+    from agentrl.plots import plot_runs
+
+    try:
+        plot_runs([str(output_dir)])
+    except Exception as error:  # noqa: BLE001
+        logger.warning("could not plot the entropy dynamics of %s: %r", output_dir, error)

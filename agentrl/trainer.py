@@ -14,20 +14,25 @@ What changes from TRL, and where:
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Any
 
 import torch
+from accelerate.utils import gather_object
 from datasets import Dataset
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import GRPOTrainer
 from trl.models.utils import unwrap_model_for_generation
 from trl.trainer.utils import use_adapter
 
 from agentrl.algorithms import compute_advantages, equal_episode_weights, group_stats
 from agentrl.config import AgentRLConfig
+from agentrl.entropy import EntropyMonitor, EruptionDetector, degeneration_counts, entropy_metrics, make_controller
 from agentrl.rollout import HFGenerator, PromptBuilder, RolloutCollector, per_step_rows
 from agentrl.rollout.episode import Episode
 from envs.base import TextEnv
@@ -58,8 +63,10 @@ class AgentGRPOTrainer(GRPOTrainer):
         train_task_ids: list[str] | None = None,
         peft_config=None,
         callbacks=None,
+        shifted_env_factory: Callable[[], TextEnv] | None = None,
     ):
         self.env_factory = env_factory
+        self.shifted_env_factory = shifted_env_factory  # used from update `args.env_shift_step` on
         if train_task_ids is None:
             train_task_ids = env_factory().task_ids("train")
         train_dataset = Dataset.from_dict({"prompt": list(train_task_ids)})
@@ -73,12 +80,57 @@ class AgentGRPOTrainer(GRPOTrainer):
             callbacks=callbacks,
         )
         self.prompt_builder = PromptBuilder(self._tokenizer, history_length=args.history_length)
-        self.collector = RolloutCollector(env_factory, self.prompt_builder, args.invalid_format_penalty)
+        self.collector = self._make_collector(env_factory)
         self._update_inputs: dict[str, Any] | None = None
         # TRL's loss reads this (HF sets it inside its loop); agentrl never accumulates across dataloader batches.
         self.current_gradient_accumulation_steps = 1
+        self.entropy_monitor = EntropyMonitor(
+            make_controller(args),
+            EruptionDetector(
+                window=args.eruption_window,
+                min_rise=args.eruption_min_rise,
+                rel_rise=args.eruption_rel_rise,
+                noise_z=args.eruption_noise_z,
+            ),
+            pulse_on_descent=args.pulse_on_descent,
+            pulse_repeat_action_rate=args.pulse_repeat_action_rate,
+        )
+        self.set_update_entropy_coef(0.0)
+
+    def set_update_entropy_coef(self, coef: float) -> None:
+        """The entropy-bonus coefficient of the coming update (from the controller).
+
+        The bonus runs through TRL's own term (loss -= entropy_coef * mean H over model tokens), switched
+        on only while coef != 0, so a run without a bonus computes exactly what it did before; agentrl sets
+        entropy_coef per micro-batch so the sum over micro-batches is exactly coef * (token-mean H of the
+        whole batch). See `_micro_batch_entropy_coef`.
+        """
+        self._update_entropy_coef = coef
+        self._entropy_bonus_enabled = coef != 0.0
+        self.entropy_coef = 0.0
 
     # ------------------------------------------------------------------ rollouts -> training rows
+    def _make_collector(self, env_factory: Callable[[], TextEnv]) -> RolloutCollector:
+        return RolloutCollector(
+            env_factory,
+            self.prompt_builder,
+            self.args.invalid_format_penalty,
+            env_workers=self.args.env_workers,
+            env_step_timeout_s=self.args.env_step_timeout_s,
+        )
+
+    def _shift_environment_if_due(self) -> None:
+        """Non-stationary training: rebuild the environments once `env_shift_step` updates are done."""
+        step = self.args.env_shift_step
+        if step is None or self.env_factory is self.shifted_env_factory or self.state.global_step < step:
+            return
+        if self.shifted_env_factory is None:
+            raise ValueError("env_shift_step is set but the trainer was given no shifted_env_factory")
+        logger.info("update %d: the environment shifts (%s)", self.state.global_step, self.args.env_shift_kwargs)
+        self.collector.close()
+        self.env_factory = self.shifted_env_factory
+        self.collector = self._make_collector(self.env_factory)
+
     def make_generator(self, model, temperature: float | None = None) -> HFGenerator:
         return HFGenerator(
             model,
@@ -105,6 +157,8 @@ class AgentGRPOTrainer(GRPOTrainer):
             return self.collector.collect(self.make_generator(unwrapped_model), task_ids, group_ids)
 
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+        if self.model.training:
+            self._shift_environment_if_due()
         device = self.accelerator.device
         group_size = self.num_generations
         task_ids = [row["prompt"] for row in inputs]
@@ -145,6 +199,35 @@ class AgentGRPOTrainer(GRPOTrainer):
         self._add_policy_logps(rows)
         self._log_rollout_metrics(episodes, returns, all_group_ids, rollout_seconds)
         return rows
+
+    def _monitor_entropy(self, episodes: list[Episode]) -> dict[str, float]:
+        """Entropy statistics, degeneration rates, eruption phase and the entropy coefficient of this update.
+
+        Every input is gathered from all ranks first, so each rank computes the same phase and coefficient.
+        """
+        local = [(step.entropy, turn, e.won) for e in episodes for turn, step in enumerate(e.steps)]
+        records = gather_object(local) if self.accelerator.num_processes > 1 else local
+        steps = [step for episode in episodes for step in episode.steps]
+        token_sums = torch.tensor(
+            [sum(sum(s.entropies) for s in steps), sum(len(s.entropies) for s in steps)],
+            dtype=torch.float64,
+            device=self.accelerator.device,
+        )
+        token_sums = self.accelerator.reduce(token_sums, reduction="sum").tolist()
+        metrics = entropy_metrics(
+            [r[0] for r in records], [r[1] for r in records], [r[2] for r in records], token_sums[0], token_sums[1]
+        )
+        counts = degeneration_counts(episodes)
+        totals = torch.tensor(list(counts.values()), dtype=torch.float64, device=self.accelerator.device)
+        totals = self.accelerator.reduce(totals, reduction="sum").tolist()
+        for name, (numerator, denominator) in zip(counts, totals, strict=True):
+            metrics[name] = numerator / max(denominator, 1.0)
+        if self.model.training:
+            step_mean = metrics.get("entropy/step_mean", metrics["entropy/token_mean"])
+            coef, control = self.entropy_monitor.update(step_mean, metrics["degen/repeat_action_rate"])
+            self.set_update_entropy_coef(coef)
+            metrics.update(control)
+        return metrics
 
     def _episode_returns(self, episodes: list[Episode]) -> torch.Tensor:
         """R_i = sum_k w_k * reward_func_k(episodes)[i] (default: the environment return alone)."""
@@ -228,13 +311,27 @@ class AgentGRPOTrainer(GRPOTrainer):
             return 1.0
         raise ValueError(f"loss_type {self.loss_type!r} is not supported by agentrl's row micro-batching")
 
+    def _micro_batch_entropy_coef(self, micro: dict[str, Any], weight: float, rows: dict[str, Any]) -> float:
+        """TRL's entropy_coef for one micro-batch, so the weighted sum is coef * H over the whole batch.
+
+        TRL adds -entropy_coef * (sum of the micro-batch's token entropies S_m / its tokens n_m); the trainer
+        multiplies the micro-batch loss by `weight` w_m. Summed over micro-batches (and averaged over the P
+        ranks by DDP) that must equal -c * (sum of all S_m) / N, N = loss tokens of all ranks, hence
+        entropy_coef_m = c * n_m * P / (N * w_m).
+        """
+        tokens = micro["completion_mask"].sum().item()
+        if weight == 0.0 or tokens == 0:
+            return 0.0
+        total = max(rows["num_items_in_batch"].item(), 1)
+        return self._update_entropy_coef * tokens * self.accelerator.num_processes / (total * weight)
+
     def _zero_advantage_rows_are_inert(self) -> bool:
-        """True when a row with advantage 0 adds exactly nothing: no KL term and no entropy bonus.
+        """True when a row with advantage 0 adds exactly nothing: no KL term and no entropy bonus this update.
 
         Every TRL policy loss is a product with the advantage (clipped ratio x A, CISPO, SAPO, VESPO),
         so only the KL and entropy terms could give such a row a gradient.
         """
-        return self.beta == 0.0 and not self._entropy_bonus_enabled
+        return self.beta == 0.0 and self._update_entropy_coef == 0.0
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         started = time.perf_counter()
@@ -258,6 +355,7 @@ class AgentGRPOTrainer(GRPOTrainer):
         for number, (micro, weight) in enumerate(micro_batches):
             sync = nullcontext() if number == count - 1 else self.accelerator.no_sync(model)
             with sync, self.compute_loss_context_manager():
+                self.entropy_coef = self._micro_batch_entropy_coef(micro, weight, rows)
                 loss = self.compute_loss(model, micro) * weight
                 if not torch.isfinite(loss):  # a NaN/inf micro-batch must not poison the weights
                     logger.warning("non-finite loss in a micro-batch at step %d: skipped", self.state.global_step)
@@ -266,8 +364,29 @@ class AgentGRPOTrainer(GRPOTrainer):
                 self.accelerator.backward(loss)
                 total += loss.detach()
         self._step += 1
+        # TRL logs its per-micro-batch entropy_coef; the controller's coefficient is entropy/coef.
+        self._metrics["train"].pop("entropy_coef", None)
         self._metrics["train"]["time/train_s"].append(time.perf_counter() - started)
         return total
+
+    # ------------------------------------------------------------------ checkpoints
+    ENTROPY_STATE_FILE = "agentrl_entropy_state.json"
+
+    def _save_checkpoint(self, model, trial):
+        super()._save_checkpoint(model, trial)
+        if self.args.should_save:
+            folder = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+            with open(os.path.join(self._get_output_dir(trial=trial), folder, self.ENTROPY_STATE_FILE), "w") as f:
+                json.dump({"monitor": self.entropy_monitor.state_dict(), "coef": self._update_entropy_coef}, f)
+
+    def _load_optimizer_and_scheduler(self, checkpoint):
+        super()._load_optimizer_and_scheduler(checkpoint)
+        path = None if checkpoint is None else os.path.join(checkpoint, self.ENTROPY_STATE_FILE)
+        if path is not None and os.path.exists(path):
+            with open(path) as f:
+                state = json.load(f)
+            self.entropy_monitor.load_state_dict(state["monitor"])
+            self.set_update_entropy_coef(state["coef"])
 
     # ------------------------------------------------------------------ metrics
     def _global_mean(self, values: list[float]) -> float:
@@ -279,7 +398,6 @@ class AgentGRPOTrainer(GRPOTrainer):
         mode = "train" if self.model.training else "eval"
         metric = self._metrics[mode]
         steps = [step for episode in episodes for step in episode.steps]
-        tokens = [entropy for step in steps for entropy in step.entropies]
         metric["rollout/episodes"].append(float(returns.numel()))  # all ranks
         metric["reward/mean"].append(returns.mean().item())
         metric["reward/std"].append(returns.std().item() if returns.numel() > 1 else 0.0)
@@ -290,13 +408,15 @@ class AgentGRPOTrainer(GRPOTrainer):
         metric["episode/format_valid_ratio"].append(self._global_mean([float(s.format_valid) for s in steps]))
         metric["episode/truncated_ratio"].append(self._global_mean([float(s.truncated) for s in steps]))
         metric["episode/env_errors"].append(self._global_mean([float(e.error is not None) for e in episodes]))
-        metric["entropy/token_mean"].append(self._global_mean(tokens))
-        metric["entropy/step_mean"].append(self._global_mean([s.entropy for s in steps]))
+        for name, value in self._monitor_entropy(episodes).items():
+            metric[name].append(value)
         metric["rollout/rows"].append(self._global_mean([float(len(steps))]) * self.accelerator.num_processes)
         metric["rollout/response_tokens_mean"].append(self._global_mean([float(len(s.response_ids)) for s in steps]))
         _, group_std, _ = group_stats(returns, group_ids)
         metric["frac_reward_zero_std"].append((group_std < 1e-6).float().mean().item())  # TRL's name
         metric["time/rollout_s"].append(rollout_seconds)
+        if self.args.env_shift_step is not None:
+            metric["env/shifted"].append(float(self.env_factory is self.shifted_env_factory))
 
 
 def _trim_padding(micro: dict[str, Any]) -> dict[str, Any]:

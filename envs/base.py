@@ -13,6 +13,11 @@ Text in, text out, gym-like but with string actions:
     anchor              a hashable key of the raw state (for step-level grouping, e.g. GiGPO)
     expert_action       the oracle's next action (str) or None where the env has no oracle
 
+and may carry (optional keys, used by evaluation and the degeneration metrics when present):
+    task_type           the task family, for the per-type success breakdown papers report
+    unknown_entity      bool, the last action named an object/receptacle/product that does not exist in
+                        this episode (a hallucination proxy)
+
 Tasks come in named splits with stable string ids, so a run is reproducible from its recipe.
 Environments never know about the trainer; the rollout collector turns an exception raised
 here into one failed episode.
@@ -26,6 +31,7 @@ from typing import Any
 
 SPLITS = ("train", "eval_in", "eval_out")
 INFO_KEYS = ("task", "admissible_actions", "won", "valid", "anchor", "expert_action")
+OPTIONAL_INFO_KEYS = ("task_type", "unknown_entity")
 
 
 class UnknownTaskError(ValueError):

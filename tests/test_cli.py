@@ -199,9 +199,111 @@ def test_every_shipped_recipe_parses_and_validates():
 
     from agentrl.recipe import parse_train_args
 
-    recipes = sorted((Path(__file__).parent.parent / "recipes").glob("*.yaml"))
+    recipes = sorted((Path(__file__).parent.parent / "recipes").rglob("*.yaml"))
     assert any(r.name == "quickstart.yaml" for r in recipes)
+    assert {r.parent.name for r in recipes} >= {"recipes", "envs", "entropy"}
     for recipe in recipes:
         # GPU recipes ask for bf16, which transformers refuses on a machine without a GPU unless use_cpu is set.
-        args = parse_train_args(["--config", str(recipe), "--use_cpu", "true"])
+        overrides = ["--use_cpu", "true"]
+        if yaml.safe_load(recipe.read_text())["model_name_or_path"].startswith("runs/"):
+            overrides += ["--model_name_or_path", "tiny"]  # starts from another recipe's output
+        args = parse_train_args(["--config", str(recipe), *overrides])
         assert args.max_steps > 0 and args.env and args.output_dir
+
+
+# ---------------------------------------------------------------------------------------- envs / play / eval
+def run_cli_out(capsys, *argv):
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_envs_lists_splits_and_sizes_and_survives_a_missing_engine(capsys, monkeypatch):
+    from envs import registry
+
+    def needs_engine(**kwargs):
+        raise ImportError('the fake engine is not installed; pip install -e ".[fake]"')
+
+    registry._load_builtin()
+    monkeypatch.setitem(registry._FACTORIES, "fake-engine", needs_engine)
+    monkeypatch.setitem(registry._DESCRIPTIONS, "fake-engine", "an env whose engine is missing")
+    code, out, _ = run_cli_out(capsys, "envs")
+    lines = {line.split()[0]: line for line in out.splitlines()}
+    assert code == 0
+    for name in ("household-easy", "household", "household-multi"):
+        assert "train 2000  eval_in 200  eval_out 200" in lines[name]
+    assert 'not installed: pip install -e ".[fake]"' in lines["fake-engine"]
+    assert "an env whose engine is missing" in lines["fake-engine"]
+
+
+def test_play_prints_the_expert_transcript_with_old_and_new_spellings(capsys):
+    code, out, _ = run_cli_out(capsys, "play", "household-easy", "--task", "household-easy/eval_in/00007")
+    assert code == 0 and out.startswith("task household-easy/eval_in/00007")
+    assert out.rstrip().splitlines()[-1].startswith("episode over: won True, return 1.0")
+    code, again, _ = run_cli_out(capsys, "play", "--env", "household-easy", "--task_id", "household-easy/eval_in/00007")
+    assert code == 0 and again == out
+
+
+def test_play_as_a_human_from_the_terminal(capsys, monkeypatch):
+    from envs import make_env
+
+    env = make_env("household")
+    _, info = env.reset("household/train/00003")
+    answers, done = [], False
+    while not done:  # type the expert's actions, the first one by its number in the printed list
+        action = info["expert_action"]
+        answers.append(str(info["admissible_actions"].index(action) + 1) if not answers else action)
+        _, _, done, info = env.step(action)
+    monkeypatch.setattr("builtins.input", lambda prompt="": answers.pop(0))
+    code, out, _ = run_cli_out(capsys, "play", "household", "--agent", "human", "--task", "household/train/00003")
+    assert code == 0 and answers == [] and "episode over: won True" in out and "[1] " in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["play", "householdd"], "unknown environment 'householdd'"),
+        (["play", "household", "--split", "test"], "unknown split 'test'; use one of train, eval_in, eval_out"),
+        (["play", "household", "--task", "household/train/99999"], "unknown task id 'household/train/99999'"),
+        (["play", "household", "--env", "household-easy"], "two environments given"),
+        (["eval", "--agent", "expert", "--env", "nope"], "unknown environment 'nope'"),
+        (["eval", "--agent", "random", "--split", "eval"], "unknown split 'eval'"),
+        (["eval", "--env", "household"], "--model is required"),
+        (["eval", "--agent", "expert", "--model", "x"], "--model is not used by --agent expert"),
+    ],
+)
+def test_env_commands_reject_bad_input_with_a_message(capsys, argv, message):
+    code, _, err = run_cli_out(capsys, *argv)
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_eval_baselines_without_a_model(capsys, tmp_path):
+    import random
+
+    from envs import make_env
+
+    code, out, _ = run_cli_out(capsys, "eval", "--agent", "expert", "--env", "household-multi", "--num_tasks", "30")
+    expert = json.loads(out)
+    assert code == 0 and expert["success_rate"] == 1.0 and expert["num_episodes"] == 30
+    assert sum(t["num_episodes"] for t in expert["by_task_type"].values()) == 30
+    assert set(expert["by_task_type"]) <= {
+        "pick_and_place_simple",
+        "pick_clean_then_place_in_recep",
+        "pick_heat_then_place_in_recep",
+        "pick_cool_then_place_in_recep",
+    }
+    output = tmp_path / "random.json"
+    argv = ["eval", "--agent", "random", "--env", "household-easy", "--split", "train", "--num_tasks", "60"]
+    code, _, _ = run_cli_out(capsys, *argv, "--max_episode_steps", "50", "--env_workers", "2", "--output", str(output))
+    result = json.loads(output.read_text())
+    # The same random policy by hand: episode i draws from random.Random(f"0/{i}") (the CLI's default seed 0).
+    env, wins, steps = make_env("household-easy", max_steps=50), 0, 0
+    for index, task_id in enumerate(env.task_ids("train")[:60]):
+        rng, (_, info), done = random.Random(f"0/{index}"), env.reset(task_id), False
+        while not done:
+            _, reward, done, info = env.step(rng.choice(info["admissible_actions"]))
+            steps += 1
+        wins += info["won"]
+    assert code == 0 and result["agent"] == "random" and result["env_errors"] == 0
+    assert result["success_rate"] == wins / 60 and result["episode_length"] == steps / 60
+    assert result["by_task_type"]["pick_and_place_simple"]["num_episodes"] == 60

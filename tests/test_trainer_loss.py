@@ -14,7 +14,7 @@ EPS_LOW, EPS_HIGH = 0.2, 0.28
 MAX_COMPLETION = 8
 
 
-def make_trainer(model, tokenizer, tmp_path, loss_type, micro_batch_rows):
+def make_trainer(model, tokenizer, tmp_path, loss_type, micro_batch_rows, **overrides):
     args = AgentRLConfig(
         output_dir=str(tmp_path),
         loss_type=loss_type,
@@ -30,6 +30,7 @@ def make_trainer(model, tokenizer, tmp_path, loss_type, micro_batch_rows):
         gradient_checkpointing=False,
         report_to=[],
         max_steps=1,
+        **overrides,
     )
     trainer = AgentGRPOTrainer(
         model=model, args=args, env_factory=lambda: make_env("household-easy"), processing_class=tokenizer
@@ -58,6 +59,13 @@ def hand_built_batch(vocab: int, pad: int, seed: int = 0):
     rows["num_items_in_batch"] = rows["completion_mask"].sum()
     rows["num_rows_in_batch"] = torch.tensor(5)
     return rows, generator
+
+
+def independent_logits(model, rows):
+    ids = torch.cat([rows["prompt_ids"], rows["completion_ids"]], 1)
+    mask = torch.cat([rows["prompt_mask"], rows["completion_mask"]], 1)
+    C = rows["completion_ids"].size(1)
+    return model(input_ids=ids, attention_mask=mask).logits[:, -C - 1 : -1] / TEMPERATURE
 
 
 def independent_logps(model, rows):
@@ -100,6 +108,31 @@ def test_micro_batched_loss_equals_the_hand_computed_trl_formula(tiny_model, tin
     assert len(micro) == 3  # 5 rows, 2 per micro-batch
     total = sum(trainer.compute_loss(trainer.model, batch) * weight for batch, weight in micro)
     expected = hand_loss(loss_type, current, rows["old_per_token_logps"], rows["advantages"], mask)
+    torch.testing.assert_close(total, expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("loss_type", ["grpo", "dapo", "bnpo"])
+def test_entropy_bonus_is_exact_over_micro_batches(tiny_model, tiny_tokenizer, tmp_path, loss_type):
+    """loss = TRL policy loss - c * (token-mean entropy of the WHOLE batch), whatever the micro-batching."""
+    coef = 0.37
+    trainer = make_trainer(tiny_model, tiny_tokenizer, tmp_path, loss_type, 2, entropy_control="constant")
+    trainer.set_update_entropy_coef(coef)  # what the controller returned for this update
+    rows, _ = hand_built_batch(len(tiny_tokenizer), tiny_tokenizer.pad_token_id)
+    rows["advantages"][2] = 0.0  # zero-advantage rows still carry entropy: they must not be skipped
+    with torch.no_grad():
+        logits = independent_logits(trainer.model, rows)
+    current = torch.log_softmax(logits.float(), -1).gather(-1, rows["completion_ids"][..., None]).squeeze(-1)
+    entropy = torch.distributions.Categorical(logits=logits.float()).entropy()
+    mask = rows["completion_mask"].float()
+    micro = trainer.micro_batches(rows)
+    assert sum(batch["completion_ids"].size(0) for batch, _ in micro) == 5
+    total = 0.0
+    for batch, weight in micro:
+        trainer.entropy_coef = trainer._micro_batch_entropy_coef(batch, weight, rows)
+        total = total + trainer.compute_loss(trainer.model, batch) * weight
+    expected = (
+        hand_loss(loss_type, current, current, rows["advantages"], mask) - coef * (entropy * mask).sum() / mask.sum()
+    )
     torch.testing.assert_close(total, expected, atol=1e-5, rtol=1e-5)
 
 

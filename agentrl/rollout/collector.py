@@ -1,9 +1,14 @@
 """The multi-turn rollout loop: N episodes in lockstep, one batched generation call per turn.
 
 Each turn: build the step prompt of every live episode (task + last K turns + observation + admissible
-actions), generate for all of them at once, parse the actions, step the environments, record the step.
-An exception raised by an environment ends that episode as failed (logged, counted); it never stops
+actions), generate for all of them at once, parse the actions, step the environments (one batched call
+to the env pool), record the step. An exception raised by an environment, or an environment that hangs
+or dies in a worker process, ends that episode as failed (logged, `episode.error` set); it never stops
 the batch.
+
+The environments live in an env pool (envs/pool.py): in this process by default, or spread over
+`env_workers` worker processes so a slow engine does not serialise the rollout. Both give the same
+episodes for the same seed.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from agentrl.rollout.generator import Generator
 from agentrl.rollout.parser import parse_action
 from agentrl.rollout.prompt import PromptBuilder, Turn
 from envs.base import TextEnv
+from envs.pool import EnvPool, SlotResult, make_env_pool
 
 logger = logging.getLogger(__name__)
 
@@ -23,9 +29,9 @@ logger = logging.getLogger(__name__)
 class _LiveEpisode:
     """Mutable state of one episode while it runs."""
 
-    def __init__(self, episode: Episode, env: TextEnv):
+    def __init__(self, episode: Episode, slot: int):
         self.episode = episode
-        self.env = env
+        self.slot = slot  # the env pool slot this episode runs in
         self.observation = ""
         self.info: dict = {}
         self.history: list[Turn] = []
@@ -33,35 +39,53 @@ class _LiveEpisode:
 
 
 class RolloutCollector:
+    """Plays batches of episodes with a generator; environments come from `env_factory` through an env pool.
+
+    env_workers: 0 builds the environments in this process with `env_factory` (any callable); > 0 runs
+    them in that many worker processes, built from the registered name and kwargs of `env_factory`
+    (functools.partial(make_env, name, **kwargs), as agentrl.run makes it), each reset/step limited to
+    `env_step_timeout_s`. `pool` supplies a ready pool instead (the collector then closes it in close()).
+    """
+
     def __init__(
         self,
-        env_factory: Callable[[], TextEnv],
+        env_factory: Callable[[], TextEnv] | None,
         prompt_builder: PromptBuilder,
         invalid_format_penalty: float = 0.1,
+        pool: EnvPool | None = None,
+        env_workers: int = 0,
+        env_step_timeout_s: float = 60.0,
     ):
+        if pool is None and env_factory is None:
+            raise ValueError("RolloutCollector needs an env_factory or a pool")
         self.env_factory = env_factory
         self.prompt_builder = prompt_builder
         self.tokenizer = prompt_builder.tokenizer
         self.invalid_format_penalty = invalid_format_penalty
-        self._envs: list[TextEnv] = []  # reused across batches: envs can be costly to build
+        self.env_workers = env_workers
+        self.env_step_timeout_s = env_step_timeout_s
+        self._pool = pool  # built on first use and reused across batches: envs can be costly to build
 
-    def _env_pool(self, size: int) -> list[TextEnv]:
-        while len(self._envs) < size:
-            self._envs.append(self.env_factory())
-        return self._envs[:size]
+    def _env_pool(self, size: int) -> EnvPool:
+        if self._pool is None:
+            self._pool = make_env_pool(self.env_factory, self.env_workers, timeout_s=self.env_step_timeout_s)
+        self._pool.ensure_slots(size)
+        return self._pool
 
     def collect(self, generator: Generator, task_ids: Sequence[str], group_ids: Sequence[int]) -> list[Episode]:
         """Run one episode per task id (task ids repeat G times for a group) and return their records."""
+        pool = self._env_pool(len(task_ids))
         live = [
-            _LiveEpisode(Episode(task_id=task_id, group_id=group_id), env)
-            for task_id, group_id, env in zip(task_ids, group_ids, self._env_pool(len(task_ids)), strict=True)
+            _LiveEpisode(Episode(task_id=task_id, group_id=group_id), slot)
+            for slot, (task_id, group_id) in enumerate(zip(task_ids, group_ids, strict=True))
         ]
-        for state in live:
-            try:
-                state.observation, state.info = state.env.reset(state.episode.task_id)
-                state.episode.task = state.info.get("task", "")
-            except Exception as error:  # noqa: BLE001 - any env failure ends just this episode
-                self._fail(state, "reset", error)
+        for state, result in zip(live, pool.reset_many([(s.slot, s.episode.task_id) for s in live]), strict=True):
+            if result.ok:
+                state.observation, state.info = result.observation, result.info
+                state.episode.task = result.info.get("task", "")
+                state.episode.info = result.info
+            else:
+                self._fail(state, "reset", result.error)
 
         while True:
             running = [state for state in live if not state.done]
@@ -69,8 +93,11 @@ class RolloutCollector:
                 break
             prompts = [self._prompt_ids(state) for state in running]
             generations = generator.generate(prompts)  # one batched call for every live episode
-            for state, prompt_ids, generation in zip(running, prompts, generations, strict=True):
-                self._act(state, prompt_ids, generation)
+            responses = [self.tokenizer.decode(g.token_ids, skip_special_tokens=True) for g in generations]
+            parsed = [parse_action(response) for response in responses]
+            results = pool.step_many([(s.slot, p.action) for s, p in zip(running, parsed, strict=True)])
+            for state, *turn in zip(running, prompts, generations, responses, parsed, results, strict=True):
+                self._record(state, pool.max_steps(state.slot), *turn)
         return [state.episode for state in live]
 
     def _prompt_ids(self, state: _LiveEpisode) -> list[int]:
@@ -78,14 +105,24 @@ class RolloutCollector:
             state.episode.task, state.observation, state.history, state.info.get("admissible_actions", [])
         )
 
-    def _act(self, state: _LiveEpisode, prompt_ids: list[int], generation) -> None:
-        response = self.tokenizer.decode(generation.token_ids, skip_special_tokens=True)
-        parsed = parse_action(response)
-        try:
-            observation, env_reward, done, info = state.env.step(parsed.action)
-        except Exception as error:  # noqa: BLE001
-            observation, env_reward, done, info = "", 0.0, True, {"won": False, "valid": False}
-            self._fail(state, "step", error)
+    def _record(
+        self,
+        state: _LiveEpisode,
+        max_steps: int,
+        prompt_ids: list[int],
+        generation,
+        response: str,
+        parsed,
+        result: SlotResult,
+    ) -> None:
+        if result.ok:
+            observation, env_reward, done, info = result.observation, result.reward, result.done, result.info
+        else:
+            info = {"won": False, "valid": False}
+            if "task_type" in state.info:  # kept for the per-task-type breakdown of evaluation
+                info["task_type"] = state.info["task_type"]
+            observation, env_reward, done = "", 0.0, True
+            self._fail(state, "step", result.error)
         penalty = 0.0 if parsed.format_valid else self.invalid_format_penalty
         state.episode.steps.append(
             Step(
@@ -102,6 +139,7 @@ class RolloutCollector:
                 observation=state.observation,
                 anchor=state.info.get("anchor"),
                 truncated=generation.truncated,
+                unknown_entity=bool(info.get("unknown_entity", False)),
             )
         )
         state.history.append(Turn(observation=state.observation, action=parsed.action))
@@ -109,15 +147,15 @@ class RolloutCollector:
         state.episode.info = info
         state.episode.won = bool(info.get("won", False))
         # The env ends its episodes at its step limit; the cap here guards against an env that never does.
-        state.done = state.done or bool(done) or len(state.episode.steps) >= state.env.max_steps
+        state.done = state.done or bool(done) or len(state.episode.steps) >= max_steps
 
-    def _fail(self, state: _LiveEpisode, where: str, error: Exception) -> None:
-        logger.warning("environment %s failed on task %s: %r", where, state.episode.task_id, error)
-        state.episode.error = f"{where}: {error!r}"
+    def _fail(self, state: _LiveEpisode, where: str, error: str) -> None:
+        logger.warning("environment %s failed on task %s: %s", where, state.episode.task_id, error)
+        state.episode.error = f"{where}: {error}"
         state.episode.won = False
         state.done = True
 
     def close(self) -> None:
-        for env in self._envs:
-            env.close()
-        self._envs.clear()
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None

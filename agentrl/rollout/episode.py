@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 
+from agentrl.entropy.measures import step_entropy
+
 
 @dataclass
 class Step:
@@ -21,11 +23,12 @@ class Step:
     observation: str  # the observation this step's prompt showed
     anchor: Hashable  # raw-state key of that observation (GiGPO anchor states)
     truncated: bool  # the response hit the token budget without EOS
+    unknown_entity: bool = False  # the action named something that does not exist in the episode
 
     @property
     def entropy(self) -> float:
         """Step entropy: mean token entropy over the step's generated tokens."""
-        return sum(self.entropies) / len(self.entropies) if self.entropies else 0.0
+        return step_entropy(self.entropies)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from typing import Protocol
 import torch
 from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList
 
+from agentrl.entropy.measures import entropy_from_log_probs
 from agentrl.rollout.samples import pad_sequences
 
 
@@ -37,8 +38,9 @@ class _TokenStatsRecorder(LogitsProcessor):
     token of step t is known when step t+1 starts (it is the last input id).
     """
 
-    def __init__(self, temperature: float):
+    def __init__(self, temperature: float, record_entropies: bool = True):
         self.temperature = temperature if temperature > 0 else 1.0
+        self.record_entropies = record_entropies
         self.logprobs: list[torch.Tensor] = []
         self.entropies: list[torch.Tensor] = []
         self._pending: torch.Tensor | None = None  # log-softmax of the previous step
@@ -50,8 +52,10 @@ class _TokenStatsRecorder(LogitsProcessor):
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         self._collect_pending(input_ids[:, -1])
         log_probs = torch.log_softmax(scores.float() / self.temperature, dim=-1)
-        # H = -sum_v p_v log p_v, full vocabulary, in nats
-        self.entropies.append(-(log_probs.exp() * log_probs).sum(-1))
+        if self.record_entropies:  # full vocabulary, nats
+            self.entropies.append(entropy_from_log_probs(log_probs))
+        else:  # only for measuring the cost of the measurement (scripts/bench_train_step.py)
+            self.entropies.append(torch.zeros(log_probs.size(0), device=log_probs.device))
         self._pending = log_probs
         return scores
 
@@ -74,8 +78,10 @@ class HFGenerator:
         top_k: int = 0,
         min_p: float | None = None,
         repetition_penalty: float = 1.0,
+        record_entropies: bool = True,
     ):
         self.model = model
+        self.record_entropies = record_entropies
         self.pad_token_id = tokenizer.pad_token_id
         eos = tokenizer.eos_token_id
         self.eos_token_ids = {eos} if isinstance(eos, int) else set(eos)
@@ -104,7 +110,7 @@ class HFGenerator:
         input_ids = pad_sequences(prompts, self.pad_token_id, "left")
         attention_mask = pad_sequences([[1] * len(p) for p in prompts], 0, "left")
         width = input_ids.size(1)
-        recorder = _TokenStatsRecorder(self.temperature)
+        recorder = _TokenStatsRecorder(self.temperature, self.record_entropies)
         output = self.model.generate(
             input_ids=input_ids.to(device),
             attention_mask=attention_mask.to(device),

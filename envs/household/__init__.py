@@ -12,7 +12,8 @@ Variants (registered names):
     household-multi  household plus two-stage goals (clean / heat / cool, then place). max_steps 30.
 
 Every variant's factory takes max_steps, reward_on_win (1.0), num_train_tasks (2000),
-num_eval_in_tasks (200) and num_eval_out_tasks (200). eval_out goals use only the
+num_eval_in_tasks (200), num_eval_out_tasks (200) and put_grammar (False: ALFWorld 0.4.2's
+"move {o} to {r}"; True: the older "put {o} in/on {r}", for non-stationary experiments). eval_out goals use only the
 (object type, receptacle type) pairs in world.HELD_OUT_PAIRS, which train and eval_in never ask for.
 
 Success of the expert and of a uniformly random admissible-action policy (random.Random(0)),

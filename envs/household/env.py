@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from envs.base import SPLITS, TextEnv, UnknownTaskError
 from envs.household.commands import Command, admissible_commands, apply, describe_room
 from envs.household.expert import expert_action
 from envs.household.state import State
-from envs.household.world import Task, WorldSpec, make_task
+from envs.household.world import Task, WorldSpec, make_task, preposition
 
 INVALID = "Nothing happens."
+_MOVE = re.compile(r"^move (.+) to (.+)$")
+
+
+def _put_text(text: str) -> str:
+    """ "move apple 1 to fridge 1" -> "put apple 1 in fridge 1" (ALFWorld <= 0.3 grammar); others unchanged."""
+    match = _MOVE.match(text)
+    return text if match is None else f"put {match[1]} {preposition(match[2])} {match[2]}"
+
+
+_NUMBERED_NAME = re.compile(r"\b[a-z]+ \d+\b")  # "drawer 2", "apple 1": how every entity is named
 
 
 class HouseholdEnv(TextEnv):
@@ -28,6 +39,7 @@ class HouseholdEnv(TextEnv):
         num_train_tasks: int = 2000,
         num_eval_in_tasks: int = 200,
         num_eval_out_tasks: int = 200,
+        put_grammar: bool = False,
     ) -> None:
         if max_steps < 1:
             raise ValueError(f"{name}: max_steps must be at least 1, got {max_steps}")
@@ -35,6 +47,9 @@ class HouseholdEnv(TextEnv):
         self.spec = spec
         self.max_steps = max_steps
         self.reward_on_win = float(reward_on_win)
+        # ALFWorld <= 0.3 said "put {o} in/on {r}" where 0.4.2 says "move {o} to {r}": a real grammar change
+        # between releases, and the environment shift of the Entropulse demonstration (docs/entropy.md).
+        self.put_grammar = put_grammar
         self._split_sizes = {"train": num_train_tasks, "eval_in": num_eval_in_tasks, "eval_out": num_eval_out_tasks}
         self._task: Task | None = None
         self._state: State | None = None
@@ -68,11 +83,23 @@ class HouseholdEnv(TextEnv):
         self._steps += 1
         won = self._state.goal_reached(self._task)
         self._done = won or self._steps >= self.max_steps
-        return observation, self.reward_on_win if won else 0.0, self._done, self._info(valid=command is not None)
+        info = self._info(valid=command is not None)
+        info["unknown_entity"] = command is None and self._names_unknown_entity(str(action))
+        return observation, self.reward_on_win if won else 0.0, self._done, info
+
+    def _names_unknown_entity(self, action: str) -> bool:
+        """Whether the action names a numbered thing ("drawer 9", "apple 3") that is not in this room."""
+        known = set(self._task.receptacles) | {obj for obj, _ in self._task.placements}
+        mentioned = _NUMBERED_NAME.findall(action.lower())
+        return any(not any(name == k or k.endswith(" " + name) for k in known) for name in mentioned)
 
     def _info(self, valid: bool) -> dict[str, Any]:
         # Cached for the next step(), which accepts exactly these texts.
         self._admissible = admissible_commands(self._state, self.spec.has_treatments)
+        expert = expert_action(self._state, self._task)
+        if self.put_grammar:
+            self._admissible = dict(sorted((_put_text(text), command) for text, command in self._admissible.items()))
+            expert = expert and _put_text(expert)
         return {
             "task": self._task.text,
             "task_type": self._task.task_type,
@@ -81,7 +108,7 @@ class HouseholdEnv(TextEnv):
             "won": self._state.goal_reached(self._task),
             "valid": valid,
             "anchor": self._state.anchor(),
-            "expert_action": expert_action(self._state, self._task),
+            "expert_action": expert,
         }
 
     def _split_of_id(self, task_id: str) -> str:

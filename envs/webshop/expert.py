@@ -1,0 +1,39 @@
+"""The oracle: an expert that knows the goal's target product and walks straight to a reward of 1.0.
+
+search the goal's keywords -> page to the target (next > / < prev) -> click it -> click each goal option
+not chosen yet -> buy now. From anywhere else it first goes back (< prev from a sub-page or a wrong
+product, back to search when the current results lack the target). Its search is the one the
+admissible list offers, and the shop keeps only goals whose search lists the target, so it always
+finds it; purchase costs at most 1 + 4 + 1 + (options) + 1 steps, under the 15-step limit.
+"""
+
+from __future__ import annotations
+
+from envs.webshop.goals import Goal
+from envs.webshop.pages import ITEM, PER_PAGE, RESULTS, SEARCH, View
+
+
+def search_action(goal: Goal) -> str:
+    return f"search[{goal.keywords}]"
+
+
+def expert_action(view: View, goal: Goal) -> str:
+    """The expert's next action on `view` (a click or search text the env accepts there)."""
+    if view.kind == SEARCH:
+        return search_action(goal)
+    if goal.asin not in view.results:
+        return "click[back to search]"
+    if view.kind == RESULTS:
+        target_page = view.results.index(goal.asin) // PER_PAGE + 1
+        if target_page > view.page:
+            return "click[next >]"
+        if target_page < view.page:
+            return "click[< prev]"
+        return f"click[{goal.asin.lower()}]"
+    if view.kind != ITEM or view.asin != goal.asin:
+        return "click[< prev]"
+    chosen = view.chosen()
+    for name, value in goal.goal_options.items():
+        if chosen.get(name) != value:
+            return f"click[{value.lower()}]"
+    return "click[buy now]"

@@ -1,0 +1,148 @@
+"""Training-step overhead of entropy dynamics (measurement + monitor + controller + bonus), as ratios.
+
+One trainer, one rollout batch. Timed, interleaved A/B over `--repeats` rounds, medians reported:
+- rollout: the collector with full-vocabulary token-entropy recording on vs off (same seed, same tokens);
+- monitor: entropy statistics, degeneration metrics, eruption detector and controller, per step;
+- update (same rows): forward/backward over the SAME step rows with the entropy bonus on vs off
+  (zero-advantage skipping disabled in both): the cost of the bonus term itself;
+- update (as trained): with the bonus on, rows whose advantage is 0 still carry the entropy gradient and
+  must be run, so the update does more work than with the bonus off (where they are skipped exactly).
+  This is a consequence of the objective, reported separately;
+- step = rollout + monitor + update, entropy on vs off (same rows), the figure the target (<= 1.05) is for.
+
+    python scripts/bench_train_step.py [--model runs/quickstart/final|tiny] [--episodes 64] [--repeats 5]
+Prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+
+import torch
+
+
+def build_trainer(model_path: str, tokenizer, episodes: int, entropy_control: str, output_dir: str):
+    from transformers import AutoModelForCausalLM
+
+    from agentrl.config import AgentRLConfig
+    from agentrl.trainer import AgentGRPOTrainer
+    from envs import make_env
+
+    args = AgentRLConfig(
+        output_dir=output_dir,
+        per_device_train_batch_size=episodes,
+        num_generations=8,
+        max_completion_length=20,
+        temperature=0.7,
+        loss_type="dapo",
+        epsilon_high=0.28,
+        micro_batch_rows=32,
+        entropy_control=entropy_control,
+        pulse_base_coef=0.01,
+        bf16=False,
+        use_cpu=True,
+        gradient_checkpointing=False,
+        report_to=[],
+        max_steps=1,
+        seed=0,
+    )
+    trainer = AgentGRPOTrainer(
+        model=AutoModelForCausalLM.from_pretrained(model_path),
+        args=args,
+        env_factory=lambda: make_env("household-easy", max_steps=8),
+        processing_class=tokenizer,
+    )
+    trainer.model.train()
+    return trainer
+
+
+def timed(fn) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="tiny", help="a trained policy folder (e.g. runs/quickstart/final) or tiny")
+    parser.add_argument("--episodes", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=5)
+    options = parser.parse_args()
+    torch.set_num_threads(max(torch.get_num_threads(), 1))
+
+    from transformers import AutoTokenizer
+
+    from agentrl.models import build_tiny_model
+    from envs import make_env
+
+    path = options.model
+    if path == "tiny":
+        path = str(build_tiny_model(tempfile.mkdtemp(), make_env("household-easy"), hidden_size=256))
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    trainers = {
+        "off": build_trainer(path, tokenizer, options.episodes, "none", tempfile.mkdtemp()),
+        "on": build_trainer(path, tokenizer, options.episodes, "pulse", tempfile.mkdtemp()),
+    }
+    tasks = make_env("household-easy").task_ids("train")
+    inputs = [{"prompt": tasks[i // 8]} for i in range(options.episodes)]
+    group_ids = [i // 8 for i in range(options.episodes)]
+
+    # One rollout batch, reused by every update measurement.
+    torch.manual_seed(0)
+    rows = trainers["on"]._generate_and_score_completions(inputs)
+    episodes = trainers["on"].collect_episodes([row["prompt"] for row in inputs], group_ids)
+
+    def rollout(record: bool) -> None:
+        torch.manual_seed(0)
+        trainer = trainers["on"]
+        generator = trainer.make_generator(trainer.model)
+        generator.record_entropies = record
+        with torch.no_grad():
+            trainer.collector.collect(generator, [row["prompt"] for row in inputs], group_ids)
+
+    def update(name: str, same_rows: bool) -> None:
+        trainer = trainers[name]
+        trainer._prepare_inputs = lambda _inputs: rows
+        if same_rows:
+            trainer._zero_advantage_rows_are_inert = lambda: False
+        else:  # the trainer's own rule
+            trainer.__dict__.pop("_zero_advantage_rows_are_inert", None)
+        trainer.set_update_entropy_coef(0.01 if name == "on" else 0.0)
+        trainer.model.zero_grad()
+        trainer.training_step(trainer.model, inputs)
+
+    samples: dict[str, list[float]] = {key: [] for key in ("rollout_on", "rollout_off", "monitor")}
+    for key in ("same_on", "same_off", "trained_on", "trained_off"):
+        samples[key] = []
+    for _ in range(options.repeats):
+        samples["rollout_on"].append(timed(lambda: rollout(True)))
+        samples["rollout_off"].append(timed(lambda: rollout(False)))
+        samples["monitor"].append(timed(lambda: trainers["on"]._monitor_entropy(episodes)))
+        for same, prefix in ((True, "same"), (False, "trained")):
+            samples[f"{prefix}_on"].append(timed(lambda same=same: update("on", same)))
+            samples[f"{prefix}_off"].append(timed(lambda same=same: update("off", same)))
+    median = {key: statistics.median(values) for key, values in samples.items()}
+    step_on = median["rollout_on"] + median["monitor"] + median["same_on"]
+    step_off = median["rollout_off"] + median["same_off"]
+    report = {
+        "model": options.model,
+        "episodes": options.episodes,
+        "step_rows": int(rows["completion_ids"].size(0)),
+        "repeats": options.repeats,
+        "seconds_median": {key: round(value, 4) for key, value in median.items()},
+        "ratio_rollout_entropy_recording": median["rollout_on"] / median["rollout_off"],
+        "monitor_fraction_of_step": median["monitor"] / step_off,
+        "ratio_update_same_rows": median["same_on"] / median["same_off"],
+        "ratio_update_as_trained": median["trained_on"] / median["trained_off"],
+        "ratio_step_same_rows": step_on / step_off,
+        "target_ratio": 1.05,
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
