@@ -125,6 +125,14 @@ class AgentRLConfig(GRPOConfig):
         default=0.0,
         metadata={"help": "pulse: after a pulse, coef <- base + decay * (coef - base) per update (0 = at once)."},
     )
+    pulse_peak_coef: float | None = field(
+        default=None,
+        metadata={"help": "pulse: coefficient during a pulse (default pulse_base_coef * pulse_magnitude)."},
+    )
+    pulse_stop_entropy: float | None = field(
+        default=None,
+        metadata={"help": "pulse: end a running pulse once the rollout step entropy exceeds this (None = never)."},
+    )
     pulse_on_descent: int = field(
         default=0,
         metadata={"help": "pulse: also start a pulse after this many consecutive 'descent' phases (0 = off)."},
@@ -132,6 +140,13 @@ class AgentRLConfig(GRPOConfig):
     pulse_repeat_action_rate: float | None = field(
         default=None,
         metadata={"help": "pulse: also start a pulse when degen/repeat_action_rate exceeds this (None = off)."},
+    )
+    pulse_on_zero_signal: int = field(
+        default=0,
+        metadata={
+            "help": "pulse: also start a pulse after this many consecutive updates in which every group's returns "
+            "were equal (all advantages 0: nothing left to learn from). 0 = off."
+        },
     )
     eruption_window: int = field(default=20, metadata={"help": "Eruption detector: baseline window (updates)."})
     eruption_min_rise: float = field(

@@ -41,6 +41,17 @@ def _series(records: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(steps, dtype=float), np.asarray(values, dtype=float)
 
 
+def _env_shift_step(run_dir: str) -> int | None:
+    """`env_shift_step` from the run's config.yaml, if it had one."""
+    import yaml
+
+    path = os.path.join(run_dir, "config.yaml")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return (yaml.safe_load(f) or {}).get("env_shift_step")
+
+
 def _shade_phases(axis, records: list[dict]) -> None:
     steps, codes = _series(records, "entropy/phase")
     labelled = set()
@@ -75,6 +86,9 @@ def plot_entropy_dynamics(run_dirs: Sequence[str], output: str) -> str:
         starts = pulse_steps[np.diff(pulses, prepend=0.0) > 0]
         for number, step in enumerate(starts):
             axis.axvline(step, color=colour, ls=":", lw=1.2, label=f"{name}: pulse start" if number == 0 else None)
+        shift = _env_shift_step(run_dir)
+        if shift is not None:  # rollouts of updates after `shift` ran in the changed environment
+            axis.axvline(shift + 0.5, color=colour, ls="-.", lw=1.2, label=f"{name}: environment shift")
         steps, success = _series(records, "success_rate")
         success_axis.plot(steps, success, color=colour, lw=1.0, ls="--", alpha=0.8, label=f"{name}: success rate")
     axis.set_xlabel("training step (update)")

@@ -94,6 +94,7 @@ class AgentGRPOTrainer(GRPOTrainer):
             ),
             pulse_on_descent=args.pulse_on_descent,
             pulse_repeat_action_rate=args.pulse_repeat_action_rate,
+            pulse_on_zero_signal=args.pulse_on_zero_signal,
         )
         self.set_update_entropy_coef(0.0)
 
@@ -200,7 +201,7 @@ class AgentGRPOTrainer(GRPOTrainer):
         self._log_rollout_metrics(episodes, returns, all_group_ids, rollout_seconds)
         return rows
 
-    def _monitor_entropy(self, episodes: list[Episode]) -> dict[str, float]:
+    def _monitor_entropy(self, episodes: list[Episode], zero_signal: bool) -> dict[str, float]:
         """Entropy statistics, degeneration rates, eruption phase and the entropy coefficient of this update.
 
         Every input is gathered from all ranks first, so each rank computes the same phase and coefficient.
@@ -224,7 +225,7 @@ class AgentGRPOTrainer(GRPOTrainer):
             metrics[name] = numerator / max(denominator, 1.0)
         if self.model.training:
             step_mean = metrics.get("entropy/step_mean", metrics["entropy/token_mean"])
-            coef, control = self.entropy_monitor.update(step_mean, metrics["degen/repeat_action_rate"])
+            coef, control = self.entropy_monitor.update(step_mean, metrics["degen/repeat_action_rate"], zero_signal)
             self.set_update_entropy_coef(coef)
             metrics.update(control)
         return metrics
@@ -408,12 +409,13 @@ class AgentGRPOTrainer(GRPOTrainer):
         metric["episode/format_valid_ratio"].append(self._global_mean([float(s.format_valid) for s in steps]))
         metric["episode/truncated_ratio"].append(self._global_mean([float(s.truncated) for s in steps]))
         metric["episode/env_errors"].append(self._global_mean([float(e.error is not None) for e in episodes]))
-        for name, value in self._monitor_entropy(episodes).items():
+        _, group_std, _ = group_stats(returns, group_ids)
+        zero_std = group_std < 1e-6  # returns and group ids are global: every rank sees the same
+        metric["frac_reward_zero_std"].append(zero_std.float().mean().item())  # TRL's name
+        for name, value in self._monitor_entropy(episodes, zero_signal=bool(zero_std.all())).items():
             metric[name].append(value)
         metric["rollout/rows"].append(self._global_mean([float(len(steps))]) * self.accelerator.num_processes)
         metric["rollout/response_tokens_mean"].append(self._global_mean([float(len(s.response_ids)) for s in steps]))
-        _, group_std, _ = group_stats(returns, group_ids)
-        metric["frac_reward_zero_std"].append((group_std < 1e-6).float().mean().item())  # TRL's name
         metric["time/rollout_s"].append(rollout_seconds)
         if self.args.env_shift_step is not None:
             metric["env/shifted"].append(float(self.env_factory is self.shifted_env_factory))

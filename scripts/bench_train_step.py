@@ -121,7 +121,7 @@ def main() -> None:
     for _ in range(options.repeats):
         samples["rollout_on"].append(timed(lambda: rollout(True)))
         samples["rollout_off"].append(timed(lambda: rollout(False)))
-        samples["monitor"].append(timed(lambda: trainers["on"]._monitor_entropy(episodes)))
+        samples["monitor"].append(timed(lambda: trainers["on"]._monitor_entropy(episodes, zero_signal=False)))
         for same, prefix in ((True, "same"), (False, "trained")):
             samples[f"{prefix}_on"].append(timed(lambda same=same: update("on", same)))
             samples[f"{prefix}_off"].append(timed(lambda same=same: update("off", same)))

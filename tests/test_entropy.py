@@ -311,3 +311,20 @@ def test_put_grammar_renames_the_placing_command():
         env.step(action)
     _, reward, _, info = env.step("move apple 1 to countertop 1")  # the old grammar is gone
     assert reward == 0.0 and not info["valid"]
+
+
+def test_monitor_triggers_a_pulse_when_no_group_has_a_learning_signal():
+    monitor = EntropyMonitor(EntropyPulse(threshold=0.0, duration=1, base_coef=0.01), pulse_on_zero_signal=2)
+    coefs = [monitor.update(0.5, zero_signal=flag)[0] for flag in (True, False, True, True, True, True)]
+    # the signal must be missing 2 updates in a row; the pulse (1 update) then restarts 2 updates later
+    assert coefs == pytest.approx([0.01, 0.01, 0.01, 0.1, 0.01, 0.1])
+
+
+def test_pulse_with_explicit_peak_and_early_stop():
+    pulse = EntropyPulse(threshold=0.05, duration=5, base_coef=0.0, peak_coef=0.02, stop_entropy=0.5)
+    entropies = [0.1, 0.04, 0.2, 0.6, 0.3, 0.03]
+    got = [pulse.update(h) for h in entropies]
+    # no bonus outside pulses; the pulse starts at 0.04, runs at 0.2, ends as soon as entropy exceeds 0.5;
+    # a new collapse (0.03) starts the next one
+    assert got == pytest.approx([0.0, 0.02, 0.02, 0.0, 0.0, 0.02])
+    assert pulse.pulses == 2

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -378,21 +377,6 @@ def test_catalogue_is_deterministic_and_knows_its_nouns():
     assert first.nouns("Kazo Men's Running Shoes - Non Slip, Rubber Sole") == ["kazo", "men", "shoes", "sole"]
     with pytest.raises(ValueError, match="num_products must be at least"):
         generate_catalogue(10, seed=0)
-
-
-def test_speed(env):
-    task_ids = env.task_ids("train")[:300]
-    started = time.perf_counter()
-    for task_id in task_ids:
-        env.reset(task_id)
-    reset_s = (time.perf_counter() - started) / len(task_ids)
-    steps = 0
-    started = time.perf_counter()
-    for task_id in task_ids:
-        steps += _episode(env, task_id, lambda info: info["expert_action"])[2]
-    step_s = (time.perf_counter() - started) / steps
-    print(f"\nwebshop: {1e6 * reset_s:.0f} us a reset, {1e6 * step_s:.0f} us a step ({1 / step_s:.0f} steps/s)")
-    assert step_s < 2e-3
 
 
 def test_import_without_the_engine_packages():

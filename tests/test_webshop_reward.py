@@ -298,3 +298,31 @@ def test_all_terms_combine():
     parts = reward_breakdown(bought, goal(name="five nouns"), 99.0, {"color": "navy blue", "size": "12"}, nouns)
     assert (parts.attr_matches, parts.option_matches, parts.r_price, parts.r_type) == (1, 1, 0, 0.5)
     assert parts.total == pytest.approx(0.2)
+
+
+def test_dicts_in_webshops_own_schema():
+    """The reward takes WebShop's product / goal dicts as they are (Title, BulletPoints, product_category...)."""
+    product_dict = {
+        "name": GOAL_NAME,
+        "Title": "Kazo Running Shoes",
+        "Description": "breathable mesh upper",
+        "BulletPoints": ["machine wash"],
+        "Attributes": ["non slip", "rubber sole"],
+        "query": "men's running shoes",
+        "product_category": "Clothing › Men › Shoes › Running",
+    }
+    goal_dict = {
+        "name": GOAL_NAME,
+        "query": "men's running shoes",
+        "product_category": "Clothing › Men › Shoes › Running",
+        "attributes": ["non slip", "machine wash", "waterproof"],
+        "goal_options": {"color": "navy blue"},
+        "price_upper": 50.0,
+    }
+    # attributes: "non slip" fuzzy 100; "machine wash" substring of the bullets; "waterproof" nowhere -> 2 of 3.
+    # option: chosen "navy" vs ("color", "navy blue") -> "color navy blue" token_set_ratio 100 -> 1 of 1.
+    # price 45 <= 50 -> 1. Same query -> r_type 1 (title nouns identical, title_score 1).
+    # total = (2 + 1 + 1) / (3 + 1 + 1) * 1 = 0.8
+    assert webshop_reward(product_dict, goal_dict, 45.0, {"color": "navy"}, nouns) == pytest.approx(0.8)
+    # price 55 > 50 -> r_price 0: (2 + 1 + 0) / 5 = 0.6
+    assert webshop_reward(product_dict, goal_dict, 55.0, {"color": "navy"}, nouns) == pytest.approx(0.6)

@@ -68,6 +68,13 @@ class EntropyPulse:
     geometrically, c <- base_coef + decay x (c - base_coef), until within 1e-12 of base_coef. A new
     pulse can start once the current one's `duration` is over (also during the decay tail).
     `pulses` counts the pulses started.
+
+    agentrl's additions (defaults keep the article's behaviour): `peak_coef` sets the pulse coefficient
+    directly (default base_coef x magnitude), so a run can have NO bonus outside pulses (base_coef 0);
+    `stop_entropy` ends a running pulse as soon as the entropy exceeds it. Both matter when every
+    advantage is 0 (the policy is stuck): the entropy bonus is then the only gradient, so a standing base
+    coefficient keeps pushing the policy toward uniform, and a pulse that outlives the recovery overshoots
+    (docs/entropy.md: 0.1 for 10 updates took a collapsed tiny policy from 0.06 to 6 nats).
     """
 
     def __init__(
@@ -77,6 +84,8 @@ class EntropyPulse:
         duration: int = 100,
         base_coef: float = 0.01,
         decay: float = 0.0,
+        peak_coef: float | None = None,
+        stop_entropy: float | None = None,
     ):
         if duration < 1:
             raise ValueError(f"duration must be >= 1, got {duration}")
@@ -84,6 +93,8 @@ class EntropyPulse:
             raise ValueError(f"decay must be in [0, 1), got {decay}")
         self.threshold, self.magnitude, self.duration = threshold, magnitude, duration
         self.base_coef, self.decay = base_coef, decay
+        self.peak_coef = base_coef * magnitude if peak_coef is None else peak_coef
+        self.stop_entropy = stop_entropy
         self.coef = base_coef
         self.pulses = 0
         self.remaining = 0  # updates left in the running pulse
@@ -95,6 +106,8 @@ class EntropyPulse:
         self._triggered = True
 
     def update(self, entropy: float) -> float:
+        if self.remaining > 0 and self.stop_entropy is not None and entropy > self.stop_entropy:
+            self.remaining = 0  # the pulse did its job: entropy is back up
         if self.remaining == 0 and (entropy < self.threshold or self._triggered):
             self.remaining = self.duration
             self.pulses += 1
@@ -102,7 +115,7 @@ class EntropyPulse:
         self.active = self.remaining > 0
         if self.active:
             self.remaining -= 1
-            self.coef = self.base_coef * self.magnitude
+            self.coef = self.peak_coef
         else:
             # decay back: c <- base + decay (c - base); decay = 0 returns at once
             self.coef = self.base_coef + self.decay * (self.coef - self.base_coef)

@@ -71,6 +71,8 @@ def make_controller(args):
             duration=args.pulse_duration,
             base_coef=args.pulse_base_coef,
             decay=args.pulse_decay,
+            peak_coef=args.pulse_peak_coef,
+            stop_entropy=args.pulse_stop_entropy,
         )
     raise ValueError(f"entropy_control {kind!r}: use none | constant | adaptive | pulse")
 
@@ -81,7 +83,9 @@ class EntropyMonitor:
     Pulse triggers besides the controller's own threshold: `pulse_on_descent` starts a pulse after the
     detector has reported descent for that many consecutive steps (collapse measured on the run's own
     scale, not an absolute threshold); `pulse_repeat_action_rate` starts one when the rate of repeated
-    no-op actions (an Echo-Trap loop) exceeds it.
+    no-op actions (an Echo-Trap loop) exceeds it; `pulse_on_zero_signal` starts one after that many
+    consecutive updates in which every group's episodes got the same return, so every advantage was 0
+    and the policy gradient had nothing to learn from (e.g. an environment change broke every episode).
     """
 
     def __init__(
@@ -90,24 +94,36 @@ class EntropyMonitor:
         detector: EruptionDetector | None = None,
         pulse_on_descent: int = 0,
         pulse_repeat_action_rate: float | None = None,
+        pulse_on_zero_signal: int = 0,
     ):
         self.controller = controller
         self.detector = detector or EruptionDetector()
         self.pulse_on_descent = pulse_on_descent
         self.pulse_repeat_action_rate = pulse_repeat_action_rate
+        self.pulse_on_zero_signal = pulse_on_zero_signal
         self._descent_steps = 0
+        self._zero_signal_steps = 0
 
-    def update(self, entropy: float, repeat_action_rate: float | None = None) -> tuple[float, dict[str, float]]:
-        """Feed the step's mean step entropy; return (entropy coefficient for this update, metrics)."""
+    def update(
+        self, entropy: float, repeat_action_rate: float | None = None, zero_signal: bool = False
+    ) -> tuple[float, dict[str, float]]:
+        """Feed the step's mean step entropy (and, for the triggers, the repeat-action rate and whether every
+        advantage was 0); return (entropy coefficient for this update, metrics)."""
         phase = self.detector.update(entropy)
         self._descent_steps = self._descent_steps + 1 if phase == "descent" else 0
+        self._zero_signal_steps = self._zero_signal_steps + 1 if zero_signal else 0
         metrics = {"entropy/phase": float(self.detector.phase_code)}
         metrics["entropy/eruptions"] = float(self.detector.eruptions)
         if self.controller is None:
             return 0.0, metrics
         if isinstance(self.controller, EntropyPulse):
+            # a trigger restarts its count, so a persisting condition asks again only after as many updates
             if self.pulse_on_descent and self._descent_steps >= self.pulse_on_descent:
                 self.controller.trigger()
+                self._descent_steps = 0
+            if self.pulse_on_zero_signal and self._zero_signal_steps >= self.pulse_on_zero_signal:
+                self.controller.trigger()
+                self._zero_signal_steps = 0
             limit = self.pulse_repeat_action_rate
             if limit is not None and (repeat_action_rate or 0.0) > limit:
                 self.controller.trigger()
@@ -123,6 +139,7 @@ class EntropyMonitor:
             "detector": self.detector.state_dict(),
             "controller": None if self.controller is None else self.controller.state_dict(),
             "descent_steps": self._descent_steps,
+            "zero_signal_steps": self._zero_signal_steps,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -130,3 +147,4 @@ class EntropyMonitor:
         if self.controller is not None and state["controller"] is not None:
             self.controller.load_state_dict(state["controller"])
         self._descent_steps = state["descent_steps"]
+        self._zero_signal_steps = state["zero_signal_steps"]

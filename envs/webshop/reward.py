@@ -162,14 +162,51 @@ def option_matches(chosen_values: Iterable[str], goal_options: Mapping[str, str]
     return sum(1 for entry in goal_entries if any(token_set_ratio(value, entry) > FUZZY_THRESHOLD for value in chosen))
 
 
+@dataclass(frozen=True)
+class _SchemaView:
+    """Attribute access to a product or goal given as a dict in WebShop's own schema."""
+
+    name: str = ""
+    title: str = ""
+    description: str = ""
+    bullet_points: Sequence[str] = ()
+    attributes: Sequence[str] = ()
+    category: str = ""
+    query: str = ""
+    goal_options: Mapping[str, str] | Sequence[str] = ()
+    price_upper: float = 1e6
+
+
+def _from_schema(item: Any) -> Any:
+    """A WebShop-schema dict (name, Title, Description, BulletPoints, Attributes, query, product_category;
+    goals: attributes, goal_options, price_upper) as an object with this module's field names; objects pass."""
+    if not isinstance(item, Mapping):
+        return item
+    return _SchemaView(
+        name=item.get("name", ""),
+        title=item.get("Title", item.get("title", "")),
+        description=item.get("Description", item.get("description", "")) or "",
+        bullet_points=tuple(item.get("BulletPoints", item.get("bullet_points", ())) or ()),
+        attributes=tuple(item.get("Attributes", item.get("attributes", ())) or ()),
+        category=item.get("product_category", item.get("category", "")),
+        query=item.get("query", ""),
+        goal_options=item.get("goal_options", ()) or (),
+        price_upper=item.get("price_upper", 1e6),
+    )
+
+
 def reward_breakdown(
-    product: PurchasedProduct,
-    goal: RewardGoal,
+    product: PurchasedProduct | Mapping[str, Any],
+    goal: RewardGoal | Mapping[str, Any],
     price: float,
     options: Mapping[str, str],
     noun_fn: Callable[[str], list[str]],
 ) -> RewardBreakdown:
-    """All terms of WebShop's reward for buying `product` at `price` with `options` ({name: value} chosen)."""
+    """All terms of WebShop's reward for buying `product` at `price` with `options` ({name: value} chosen).
+
+    `product` and `goal` are dicts in WebShop's schema or this package's Product / Goal objects.
+    """
+    product, goal = _from_schema(product), _from_schema(goal)
     r_type, query_match, category_match, title_score = type_reward(product, goal, noun_fn)
     n_attr = attribute_matches(product, goal.attributes)
     n_opt = option_matches(list(options.values()), goal.goal_options) if goal.goal_options else 0
@@ -191,8 +228,8 @@ def reward_breakdown(
 
 
 def webshop_reward(
-    product: PurchasedProduct,
-    goal: RewardGoal,
+    product: PurchasedProduct | Mapping[str, Any],
+    goal: RewardGoal | Mapping[str, Any],
     price: float,
     options: Mapping[str, str],
     noun_fn: Callable[[str], list[str]],
