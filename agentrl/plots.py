@@ -71,9 +71,10 @@ def _shade_phases(axis, records: list[dict]) -> None:
 
 def plot_entropy_dynamics(run_dirs: Sequence[str], output: str) -> str:
     """Step entropy (left axis) and success rate (right axis) over training steps; returns `output`."""
-    figure, axis = plt.subplots(figsize=(10, 4.8))
+    figure, axis = plt.subplots(figsize=(10, 6))
     success_axis = axis.twinx()
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    shifts_drawn = set()
     for index, run_dir in enumerate(run_dirs):
         records = read_metrics(run_dir)
         colour = colours[index % len(colours)]
@@ -87,8 +88,9 @@ def plot_entropy_dynamics(run_dirs: Sequence[str], output: str) -> str:
         for number, step in enumerate(starts):
             axis.axvline(step, color=colour, ls=":", lw=1.2, label=f"{name}: pulse start" if number == 0 else None)
         shift = _env_shift_step(run_dir)
-        if shift is not None:  # rollouts of updates after `shift` ran in the changed environment
-            axis.axvline(shift + 0.5, color=colour, ls="-.", lw=1.2, label=f"{name}: environment shift")
+        if shift is not None and shift not in shifts_drawn:  # updates after `shift` ran in the changed env
+            shifts_drawn.add(shift)
+            axis.axvline(shift + 0.5, color="black", ls="-.", lw=1.2, label=f"environment shift after update {shift}")
         steps, success = _series(records, "success_rate")
         success_axis.plot(steps, success, color=colour, lw=1.0, ls="--", alpha=0.8, label=f"{name}: success rate")
     axis.set_xlabel("training step (update)")
@@ -97,7 +99,15 @@ def plot_entropy_dynamics(run_dirs: Sequence[str], output: str) -> str:
     success_axis.set_ylim(0, 1.02)
     handles, labels = axis.get_legend_handles_labels()
     more_handles, more_labels = success_axis.get_legend_handles_labels()
-    axis.legend(handles + more_handles, labels + more_labels, loc="upper right", fontsize=7, framealpha=0.85)
+    axis.legend(
+        handles + more_handles,
+        labels + more_labels,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.14),
+        ncol=3,
+        fontsize=7,
+        frameon=False,
+    )
     axis.set_title("Entropy dynamics (shaded: eruption phases of the first run)")
     figure.tight_layout()
     figure.savefig(output, dpi=120)
