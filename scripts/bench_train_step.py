@@ -118,13 +118,15 @@ def main() -> None:
     samples: dict[str, list[float]] = {key: [] for key in ("rollout_on", "rollout_off", "monitor")}
     for key in ("same_on", "same_off", "trained_on", "trained_off"):
         samples[key] = []
-    for _ in range(options.repeats):
-        samples["rollout_on"].append(timed(lambda: rollout(True)))
-        samples["rollout_off"].append(timed(lambda: rollout(False)))
+    for repeat in range(options.repeats):
+        # A/B order alternates between repeats, so neither side always runs first after the other's work.
+        order = ("on", "off") if repeat % 2 == 0 else ("off", "on")
+        for side in order:
+            samples[f"rollout_{side}"].append(timed(lambda side=side: rollout(side == "on")))
         samples["monitor"].append(timed(lambda: trainers["on"]._monitor_entropy(episodes, zero_signal=False)))
         for same, prefix in ((True, "same"), (False, "trained")):
-            samples[f"{prefix}_on"].append(timed(lambda same=same: update("on", same)))
-            samples[f"{prefix}_off"].append(timed(lambda same=same: update("off", same)))
+            for side in order:
+                samples[f"{prefix}_{side}"].append(timed(lambda same=same, side=side: update(side, same)))
     median = {key: statistics.median(values) for key, values in samples.items()}
     step_on = median["rollout_on"] + median["monitor"] + median["same_on"]
     step_off = median["rollout_off"] + median["same_off"]
