@@ -16,6 +16,7 @@ from envs import SPLITS, UnknownTaskError, check_info, make_env  # noqa: E402
 from envs.alfworld.engine import legacy_command, require_alfworld  # noqa: E402
 from envs.alfworld.env import AlfworldEnv, named_entities  # noqa: E402
 from envs.alfworld.games import TASK_TYPES, generated_root, read_manifest, shipped_counts  # noqa: E402
+from tests.expert import run_expert
 
 # A handful of games per split keeps the module fast; the games are the shipped ones (unpacked into the
 # default cache once) or, without the archive, generated into it on first use.
@@ -25,16 +26,6 @@ SMALL = {"num_train_games": 6, "num_eval_in_games": 6, "num_eval_out_games": 6}
 @pytest.fixture(scope="module")
 def env() -> AlfworldEnv:
     return make_env("alfworld", source="generated", **SMALL)
-
-
-def run_expert(env: AlfworldEnv, task_id: str) -> list[tuple[str, float, bool, dict]]:
-    observation, info = env.reset(task_id)
-    rows = [(observation, 0.0, False, info)]
-    done = False
-    while not done:
-        observation, reward, done, info = env.step(info["expert_action"])
-        rows.append((observation, reward, done, info))
-    return rows
 
 
 def manifest_entry(env: AlfworldEnv, task_id: str) -> dict:

@@ -14,20 +14,10 @@ from envs.household.commands import admissible_commands, apply
 from envs.household.expert import expert_action
 from envs.household.state import State
 from envs.household.world import HELD_OUT_PAIRS, make_task
+from tests.expert import run_expert
 
 VARIANTS = ("household-easy", "household", "household-multi")
 TASKS_PER_SPLIT = 200
-
-
-def run_expert(env: HouseholdEnv, task_id: str) -> list[tuple[str, float, bool, dict]]:
-    """The expert's episode as (observation, reward, done, info) rows, the reset as the first row."""
-    observation, info = env.reset(task_id)
-    rows = [(observation, 0.0, False, info)]
-    done = False
-    while not done:
-        observation, reward, done, info = env.step(info["expert_action"])
-        rows.append((observation, reward, done, info))
-    return rows
 
 
 def run_random(env: HouseholdEnv, task_id: str, rng: random.Random) -> bool:

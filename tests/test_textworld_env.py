@@ -10,8 +10,9 @@ import sys
 import pytest
 
 from envs import SPLITS, UnknownTaskError, check_info, list_envs, make_env
+from envs.templates import TemplateMatcher
 from envs.textworld.env import clean_feedback
-from envs.textworld.templates import TemplateMatcher
+from tests.expert import run_expert
 
 pytest.importorskip("textworld", reason='needs pip install -e ".[textworld]"')
 
@@ -21,22 +22,11 @@ def cache_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("textworld-cache")
 
 
-def play_expert(env, task_id):
-    """The expert's episode as (observation, reward, done, info) rows, the reset as the first row."""
-    observation, info = env.reset(task_id)
-    rows = [(observation, 0.0, False, info)]
-    done = False
-    while not done:
-        observation, reward, done, info = env.step(info["expert_action"])
-        rows.append((observation, reward, done, info))
-    return rows
-
-
 @pytest.mark.parametrize("name", ["textworld-custom", "textworld-coin"])
 def test_expert_walkthrough_wins_with_reward_on_win_only(name, cache_dir):
     env = make_env(name, cache_dir=cache_dir, reward_on_win=2.5)
     task_id = env.task_ids("train")[0]
-    rows = play_expert(env, task_id)
+    rows = run_expert(env, task_id)
     *middle, last = rows
     assert last[3]["won"] and last[1] == 2.5 and last[2]
     assert last[3]["expert_action"] is None and last[3]["task_id"] == task_id
@@ -52,7 +42,7 @@ def test_expert_walkthrough_wins_with_reward_on_win_only(name, cache_dir):
 
 def test_intermediate_rewards_pay_progress_on_every_expert_step(cache_dir):
     env = make_env("textworld-cooking", cache_dir=cache_dir, intermediate_rewards=True, progress_reward=0.25)
-    rows = play_expert(env, env.task_ids("eval_out")[0])
+    rows = run_expert(env, env.task_ids("eval_out")[0])
     steps = len(rows) - 1
     # Each expert step shortens TextWorld's winning plan by one (+1), the last one wins (+1, plus 1.0).
     assert [reward for _, reward, _, _ in rows[1:]] == [0.25] * (steps - 1) + [1.25]

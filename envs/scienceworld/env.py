@@ -9,7 +9,7 @@ from typing import Any
 from envs.base import SPLITS, TextEnv, UnknownTaskError
 from envs.scienceworld.engine import require_scienceworld, start_jvm
 from envs.scienceworld.splits import VARIATION_COUNTS, variations
-from envs.textworld.templates import TemplateMatcher, names_unknown_entity
+from envs.templates import TemplateMatcher, names_unknown_entity
 
 # The simulator's answers to input it could not turn into an action (no state change, no time passes).
 NOT_UNDERSTOOD = ("No known action matches that input.", "Unknown action.", "Ambiguous request")

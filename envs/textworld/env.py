@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from envs.base import SPLITS, TextEnv, UnknownTaskError
+from envs.templates import TemplateMatcher, names_unknown_entity
 from envs.textworld.engine import quiet_engine, require_textworld
 from envs.textworld.games import GameCache, Variant
-from envs.textworld.templates import TemplateMatcher, names_unknown_entity
 
 # The Z-machine's prompt and status line ("\n>   -= Kitchen =-3/12") end every feedback; the agent
 # sees the text before it. TextWorld's ASCII-art banner opens the first one: lines of $ | \ / _ only.
