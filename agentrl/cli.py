@@ -31,7 +31,18 @@ def _train(argv: list[str]) -> None:
     args = parse_train_args(argv)  # every input check happens here, before any model is loaded
     from agentrl.run import train
 
-    train(args)
+    try:
+        train(args)
+    finally:
+        _close_process_group()
+
+
+def _close_process_group() -> None:
+    """Leave the process group cleanly: a gloo group left to interpreter exit can abort one rank (SIGABRT)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _open_env(name: str, env_kwargs: dict | None = None):

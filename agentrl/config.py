@@ -106,6 +106,62 @@ class AgentRLConfig(GRPOConfig):
         default=32, metadata={"help": "Step rows per forward/backward pass of the update (bounds training memory)."}
     )
 
+    # ---- credit assignment (docs/algorithms.md) --------------------------------------------------
+    advantage_estimator: str = field(
+        default="grpo",
+        metadata={
+            "help": "grpo (group-normalised episode return, TRL's scale_rewards) | dr_grpo (mean-centred) | "
+            "rloo (leave-one-out baseline) | gigpo (episode advantage + step_advantage_weight x anchor-state "
+            "step advantage)."
+        },
+    )
+    step_advantage_weight: float = field(default=1.0, metadata={"help": "gigpo: weight w of the step advantage."})
+    gamma: float = field(
+        default=0.95, metadata={"help": "gigpo: discount of the step returns R_t = r_t + gamma R_t+1."}
+    )
+    gigpo_step_norm: str = field(
+        default="std",
+        metadata={"help": "gigpo: step advantage normalisation, std ((R - mean) / std) | mean (R - mean)."},
+    )
+    empg: bool = field(
+        default=False,
+        metadata={
+            "help": "EMPG: modulate every step's advantage by its rollout step entropy "
+            "(empg_k, empg_k_future, empg_zeta)."
+        },
+    )
+    empg_k: float = field(
+        default=1.0, metadata={"help": "EMPG: k of the self-calibrating scale g = exp(-k Hn) / mean."}
+    )
+    empg_k_future: float = field(
+        default=1.0, metadata={"help": "EMPG: k' of the future-clarity bonus exp(-k' Hn_t+1)."}
+    )
+    empg_zeta: float = field(default=0.1, metadata={"help": "EMPG: weight zeta of the future-clarity bonus."})
+    dynamic_sampling: bool = field(
+        default=False,
+        metadata={
+            "help": "DAPO dynamic sampling: drop groups whose returns are all equal and sample more tasks until "
+            "the batch holds as many informative groups as it asked for (at most max_generation_rounds rounds)."
+        },
+    )
+    max_generation_rounds: int = field(
+        default=3, metadata={"help": "dynamic_sampling: most rollout rounds per update (the first included)."}
+    )
+    starpo_keep_fraction: float = field(
+        default=1.0,
+        metadata={
+            "help": "StarPO-S: train only on this top fraction of groups by return std (1.0 = all; RAGEN uses 0.25)."
+        },
+    )
+    overlong_buffer_length: int = field(
+        default=0,
+        metadata={
+            "help": "DAPO soft overlong punishment: responses longer than max_completion_length - this many "
+            "tokens get a penalty ramping to -overlong_penalty_factor at the budget (0 = off)."
+        },
+    )
+    overlong_penalty_factor: float = field(default=1.0, metadata={"help": "Scale of the soft overlong punishment."})
+
     # ---- entropy dynamics ----------------------------------------------------------------------
     entropy_control: str = field(
         default="constant",
@@ -205,6 +261,25 @@ class AgentRLConfig(GRPOConfig):
             raise ValueError(
                 f"env_workers must be >= 0 (got {self.env_workers}) and env_step_timeout_s > 0 "
                 f"(got {self.env_step_timeout_s})"
+            )
+        from agentrl.algorithms import estimator_names
+
+        if self.advantage_estimator not in estimator_names():
+            raise ValueError(
+                f"advantage_estimator {self.advantage_estimator!r}: use one of {', '.join(estimator_names())}"
+            )
+        if self.gigpo_step_norm not in ("std", "mean"):
+            raise ValueError(f"gigpo_step_norm {self.gigpo_step_norm!r}: use std or mean")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
+        if self.max_generation_rounds < 1:
+            raise ValueError(f"max_generation_rounds must be >= 1, got {self.max_generation_rounds}")
+        if not 0.0 < self.starpo_keep_fraction <= 1.0:
+            raise ValueError(f"starpo_keep_fraction must be in (0, 1], got {self.starpo_keep_fraction}")
+        if self.overlong_buffer_length < 0 or self.overlong_buffer_length > self.max_completion_length:
+            raise ValueError(
+                f"overlong_buffer_length must be in [0, max_completion_length={self.max_completion_length}], "
+                f"got {self.overlong_buffer_length}"
             )
         if self.history_length < 0:
             raise ValueError(f"history_length must be >= 0, got {self.history_length}")

@@ -30,7 +30,18 @@ from trl import GRPOTrainer
 from trl.models.utils import unwrap_model_for_generation
 from trl.trainer.utils import use_adapter
 
-from agentrl.algorithms import compute_advantages, equal_episode_weights, group_stats
+from agentrl.algorithms import (
+    CreditBatch,
+    anchor_groups,
+    compute_advantages,
+    empg_terms,
+    equal_episode_weights,
+    group_stats,
+    informative_groups,
+    overlong_penalty,
+    top_variance_groups,
+)
+from agentrl.algorithms.distributed import global_count, global_max, global_mean, global_min
 from agentrl.config import AgentRLConfig
 from agentrl.entropy import EntropyMonitor, EruptionDetector, degeneration_counts, entropy_metrics, make_controller
 from agentrl.rollout import HFGenerator, PromptBuilder, RolloutCollector, per_step_rows
@@ -69,7 +80,8 @@ class AgentGRPOTrainer(GRPOTrainer):
         self.shifted_env_factory = shifted_env_factory  # used from update `args.env_shift_step` on
         if train_task_ids is None:
             train_task_ids = env_factory().task_ids("train")
-        train_dataset = Dataset.from_dict({"prompt": list(train_task_ids)})
+        self._train_task_ids = list(train_task_ids)  # dynamic sampling draws extra tasks from these
+        train_dataset = Dataset.from_dict({"prompt": self._train_task_ids})
         super().__init__(
             model=model,
             reward_funcs=reward_funcs or [environment_return],
@@ -161,35 +173,32 @@ class AgentGRPOTrainer(GRPOTrainer):
         if self.model.training:
             self._shift_environment_if_due()
         device = self.accelerator.device
-        group_size = self.num_generations
         task_ids = [row["prompt"] for row in inputs]
-        first_group = self.accelerator.process_index * (len(task_ids) // group_size)
-        group_ids = [first_group + index // group_size for index in range(len(task_ids))]
-        for start in range(0, len(task_ids), group_size):
-            if len(set(task_ids[start : start + group_size])) != 1:
+        for start in range(0, len(task_ids), self.num_generations):
+            if len(set(task_ids[start : start + self.num_generations])) != 1:
                 raise RuntimeError(
                     "a rollout group mixes tasks: the sampler must repeat each task num_generations times"
                 )
 
         started = time.perf_counter()
-        episodes = self.collect_episodes(task_ids, group_ids)
+        episodes = self.collect_episodes(task_ids, self._group_ids(len(task_ids), generation_round=0))
+        # Rewards over the global batch (groups are whole on each rank; "batch" scaling and the logged
+        # statistics need every rank's episodes). The metrics describe this first round of rollouts.
+        returns = self.accelerator.gather(self._episode_returns(episodes).to(device)).cpu()
+        all_group_ids = self.accelerator.gather(torch.tensor([e.group_id for e in episodes], device=device)).cpu()
+        first_round, metrics = episodes, {}
+        if self.model.training and self.args.dynamic_sampling:
+            episodes, metrics = self._dynamic_sampling(episodes, returns, all_group_ids)
+        if self.model.training and self.args.starpo_keep_fraction < 1.0:
+            episodes, starpo = self._keep_high_variance_groups(episodes)
+            metrics.update(starpo)
         rollout_seconds = time.perf_counter() - started
 
-        # Rewards and advantages over the global batch (groups are whole on each rank; "batch" scaling
-        # and the logged statistics need every rank's episodes).
-        returns = self.accelerator.gather(self._episode_returns(episodes).to(device)).cpu()
-        all_group_ids = self.accelerator.gather(torch.tensor(group_ids, device=device)).cpu()
-        advantages = compute_advantages("grpo", returns, all_group_ids, scale_rewards=self.scale_rewards)
-        if self.args.equal_episode_weight:
-            lengths = self.accelerator.gather(torch.tensor([e.length for e in episodes], device=device)).cpu()
-            advantages = advantages * equal_episode_weights(lengths)
-        local = slice(
-            self.accelerator.process_index * len(episodes), (self.accelerator.process_index + 1) * len(episodes)
-        )
-
+        step_advantages, credit = self._step_advantages(episodes)
+        metrics.update(credit)
         rows = per_step_rows(
             episodes,
-            advantages[local].tolist(),
+            step_advantages.tolist(),
             pad_token_id=self._tokenizer.pad_token_id,
             mask_truncated=self.mask_truncated_completions,
         )
@@ -198,8 +207,171 @@ class AgentGRPOTrainer(GRPOTrainer):
         rows["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()
         rows["num_rows_in_batch"] = self.accelerator.gather(torch.tensor(loss_mask.size(0), device=device)).sum()
         self._add_policy_logps(rows)
-        self._log_rollout_metrics(episodes, returns, all_group_ids, rollout_seconds)
+        self._log_rollout_metrics(first_round, returns, all_group_ids, rollout_seconds)
+        mode = "train" if self.model.training else "eval"
+        for name, value in metrics.items():
+            self._metrics[mode][name].append(value)
         return rows
+
+    def _group_ids(self, count: int, generation_round: int) -> list[int]:
+        """Global group ids of this rank's `count` episodes: unique over ranks and generation rounds."""
+        local_groups = count // self.num_generations
+        first = (generation_round * self.accelerator.num_processes + self.accelerator.process_index) * local_groups
+        return [first + index // self.num_generations for index in range(count)]
+
+    # ------------------------------------------------------------------ credit assignment
+    def _gather_per_rank(self, values: list) -> tuple[list, slice]:
+        """Every rank's `values` concatenated in rank order (counts may differ) and the slice that is this rank's."""
+        if self.accelerator.num_processes == 1:
+            return list(values), slice(0, len(values))
+        per_rank = gather_object([list(values)])
+        offset = sum(len(v) for v in per_rank[: self.accelerator.process_index])
+        return [x for v in per_rank for x in v], slice(offset, offset + len(values))
+
+    def _step_penalties(self, episodes: list[Episode]) -> list[list[float]]:
+        """DAPO soft overlong punishment of every step response (0 everywhere when switched off)."""
+        if self.args.overlong_buffer_length == 0:
+            return [[0.0] * episode.length for episode in episodes]
+        lengths = [torch.tensor([len(s.response_ids) for s in episode.steps]) for episode in episodes]
+        factor = self.args.overlong_penalty_factor
+        return [
+            (factor * overlong_penalty(length, self.max_completion_length, self.args.overlong_buffer_length)).tolist()
+            for length in lengths
+        ]
+
+    def _step_advantages(self, episodes: list[Episode]) -> tuple[torch.Tensor, dict[str, float]]:
+        """Per-step advantages of this rank's episodes (in episode, then step order) and their metrics.
+
+        base estimator (episode statistics over every rank) -> EMPG (batch statistics over every rank)
+        -> equal episode weight.
+        """
+        penalties = self._step_penalties(episodes)
+        local_returns = self._episode_returns(episodes) + torch.tensor([sum(p) for p in penalties])
+        records, local = self._gather_per_rank(
+            [(r, e.group_id, e.length) for r, e in zip(local_returns.tolist(), episodes, strict=True)]
+        )
+        returns = torch.tensor([r[0] for r in records], dtype=torch.float32)
+        steps = [(local.start + n, t, step) for n, e in enumerate(episodes) for t, step in enumerate(e.steps)]
+        anchors: dict[tuple, int] = {}
+        batch = CreditBatch(
+            returns=returns,
+            group_ids=torch.tensor([r[1] for r in records], dtype=torch.long),
+            step_episode=torch.tensor([n for n, _, _ in steps], dtype=torch.long),
+            step_index=torch.tensor([t for _, t, _ in steps], dtype=torch.long),
+            step_rewards=torch.tensor(
+                [step.reward + penalties[n - local.start][t] for n, t, step in steps], dtype=torch.float32
+            ),
+            step_anchors=torch.tensor(
+                [anchors.setdefault(_anchor_key(step), len(anchors)) for _, _, step in steps], dtype=torch.long
+            ),
+        )
+        advantages = compute_advantages(self.args.advantage_estimator, batch, **self._estimator_options())
+        metrics: dict[str, float] = {}
+        if self.args.advantage_estimator == "gigpo":
+            step_groups = anchor_groups(batch.group_ids[batch.step_episode], batch.step_anchors)
+            _, _, sizes = group_stats(torch.ones(len(steps)), step_groups)
+            metrics["gigpo/shared_anchor_fraction"] = self._global_mean((sizes > 1).float().tolist())
+        if self.args.overlong_buffer_length:
+            flat = [p for episode in penalties for p in episode]
+            metrics["overlong/penalty_mean"] = self._global_mean(flat)
+            metrics["overlong/penalised_fraction"] = self._global_mean([float(p < 0) for p in flat])
+        if self.args.empg:
+            device = self.accelerator.device  # the collectives of a NCCL group need device tensors
+            modulated, g, f = empg_terms(
+                advantages.to(device),
+                torch.tensor([step.entropy for _, _, step in steps], device=device),
+                batch.step_episode.to(device),
+                batch.step_index.to(device),
+                k=self.args.empg_k,
+                k_future=self.args.empg_k_future,
+                zeta=self.args.empg_zeta,
+            )
+            advantages = modulated.cpu()
+            metrics.update(_distribution_metrics("empg/g", g) | _distribution_metrics("empg/f", f))
+        if self.args.equal_episode_weight:
+            lengths = torch.tensor([r[2] for r in records])
+            advantages = advantages * equal_episode_weights(lengths)[batch.step_episode]
+        metrics.update(_distribution_metrics("advantages/step", advantages.to(self.accelerator.device)))
+        return advantages, metrics
+
+    def _estimator_options(self) -> dict[str, Any]:
+        name = self.args.advantage_estimator
+        if name == "grpo":
+            return {"scale_rewards": self.scale_rewards}
+        if name == "gigpo":
+            return {
+                "scale_rewards": self.scale_rewards,
+                "step_advantage_weight": self.args.step_advantage_weight,
+                "gamma": self.args.gamma,
+                "step_norm": self.args.gigpo_step_norm,
+            }
+        return {}
+
+    # ------------------------------------------------------------------ group filters
+    def _dynamic_sampling(
+        self, episodes: list[Episode], returns: torch.Tensor, group_ids: torch.Tensor
+    ) -> tuple[list[Episode], dict[str, float]]:
+        """DAPO dynamic sampling: keep informative groups, roll out new tasks until the batch is full.
+
+        Every rank runs the same number of rounds (the stop test is on global counts), so collective calls
+        stay in step. Extra groups beyond the requested number are dropped, last rank first.
+        """
+        size = self.num_generations
+        wanted = returns.numel() // size  # groups the update asked for, all ranks
+        local = slice(
+            self.accelerator.process_index * len(episodes), (self.accelerator.process_index + 1) * len(episodes)
+        )
+        informative = informative_groups(returns, group_ids)
+        kept = [e for e, keep in zip(episodes, informative[local].tolist(), strict=True) if keep]
+        dropped = int((~informative).sum()) // size
+        rounds = 1
+        while self._global_count(len(kept) // size) < wanted and rounds < self.args.max_generation_rounds:
+            task_ids = self._extra_task_ids(len(episodes) // size, rounds)
+            more = self.collect_episodes(task_ids, self._group_ids(len(task_ids), generation_round=rounds))
+            device = self.accelerator.device
+            more_returns = self.accelerator.gather(self._episode_returns(more).to(device)).cpu()
+            more_groups = self.accelerator.gather(torch.tensor([e.group_id for e in more], device=device)).cpu()
+            informative = informative_groups(more_returns, more_groups)
+            kept += [e for e, keep in zip(more, informative[local].tolist(), strict=True) if keep]
+            dropped += int((~informative).sum()) // size
+            rounds += 1
+        counts, _ = self._gather_per_rank([len(kept) // size])
+        before = sum(counts[: self.accelerator.process_index])
+        keep_here = max(0, min(counts[self.accelerator.process_index], wanted - before))
+        kept = kept[: keep_here * size]
+        return kept, {
+            "dapo/generation_rounds": float(rounds),
+            "dapo/dropped_groups": float(dropped),
+            "dapo/kept_groups": float(min(sum(counts), wanted)),
+            "dapo/filled_fraction": min(sum(counts), wanted) / max(wanted, 1),
+        }
+
+    def _global_count(self, count: int) -> int:
+        total = torch.tensor([count], device=self.accelerator.device)
+        return int(self.accelerator.reduce(total, reduction="sum").item())
+
+    def _extra_task_ids(self, groups: int, generation_round: int) -> list[str]:
+        """Fresh training tasks for a dynamic-sampling round, each repeated num_generations times.
+
+        Drawn uniformly from the training tasks with a generator seeded by (seed, update, round, rank): a
+        resumed or repeated run draws the same tasks.
+        """
+        ranks = self.accelerator.num_processes
+        stream = (self.state.global_step * self.args.max_generation_rounds + generation_round) * ranks
+        generator = torch.Generator().manual_seed(self.args.seed * 1_000_003 + stream + self.accelerator.process_index)
+        picks = torch.randint(len(self._train_task_ids), (groups,), generator=generator).tolist()
+        return [self._train_task_ids[p] for p in picks for _ in range(self.num_generations)]
+
+    def _keep_high_variance_groups(self, episodes: list[Episode]) -> tuple[list[Episode], dict[str, float]]:
+        """StarPO-S: keep the top `starpo_keep_fraction` of groups (all ranks) by return std."""
+        records, local = self._gather_per_rank(
+            [(r, e.group_id) for r, e in zip(self._episode_returns(episodes).tolist(), episodes, strict=True)]
+        )
+        returns = torch.tensor([r[0] for r in records], dtype=torch.float32)
+        groups = torch.tensor([r[1] for r in records], dtype=torch.long)
+        keep = top_variance_groups(returns, groups, self.args.starpo_keep_fraction)
+        kept = [e for e, k in zip(episodes, keep[local].tolist(), strict=True) if k]
+        return kept, {"starpo/kept_groups": float(keep.sum()) / self.num_generations}
 
     def _monitor_entropy(self, episodes: list[Episode], zero_signal: bool) -> dict[str, float]:
         """Entropy statistics, degeneration rates, eruption phase and the entropy coefficient of this update.
@@ -285,7 +457,7 @@ class AgentGRPOTrainer(GRPOTrainer):
         if self._zero_advantage_rows_are_inert():
             # Exact shortcut: such a row's loss and gradient are exactly 0; it still counts in the
             # denominators (num_rows_in_batch / num_items_in_batch), so the update is unchanged.
-            order = order[rows["advantages"][order] != 0]
+            order = order[rows["advantages"][order].ne(0).any(dim=1)]
         size = self.args.micro_batch_rows
         result = []
         for start in range(0, order.numel(), size):
@@ -440,6 +612,7 @@ def _trim_padding(micro: dict[str, Any]) -> dict[str, Any]:
 
 
 _COMPLETION_ALIGNED = (
+    "advantages",
     "completion_ids",
     "completion_mask",
     "sampling_per_token_logps",
@@ -447,6 +620,31 @@ _COMPLETION_ALIGNED = (
     "old_per_token_logps",
     "ref_per_token_logps",
 )
+
+
+def _anchor_key(step) -> Any:
+    """GiGPO's anchor state of a step: the env's raw-state key, else the observation text it showed."""
+    key = step.anchor if step.anchor is not None else step.observation
+    try:
+        hash(key)
+    except TypeError:  # an env returned an unhashable anchor (a list, a dict): its text stands in
+        key = repr(key)
+    return key
+
+
+def _distribution_metrics(prefix: str, values: torch.Tensor) -> dict[str, float]:
+    """mean / std / min / max of `values` over every rank (collective: all ranks must call it)."""
+    values = values.float()
+    if global_count(values) == 0:  # nothing anywhere (every group was filtered out): no statistics, not inf
+        return {}
+    mean = global_mean(values)
+    variance = (global_mean(values**2) - mean**2).clamp(min=0)
+    return {
+        f"{prefix}_mean": mean.item(),
+        f"{prefix}_std": variance.sqrt().item(),
+        f"{prefix}_min": global_min(values).item(),
+        f"{prefix}_max": global_max(values).item(),
+    }
 
 
 def _zero_loss(model) -> torch.Tensor:

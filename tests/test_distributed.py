@@ -1,4 +1,5 @@
-"""Two CPU processes (torchrun, gloo): ranks with different numbers of step rows stay in lockstep."""
+"""Two CPU processes (accelerate launch, gloo): ranks with different numbers of step rows stay in lockstep,
+also through dynamic-sampling rounds, GiGPO and EMPG's global batch statistics."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import yaml
 
 from tests.test_cli import TINY_RUN
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 
 def test_two_process_run_trains_and_finishes(tmp_path):
     recipe = {
@@ -19,14 +22,20 @@ def test_two_process_run_trains_and_finishes(tmp_path):
         "sft_warmup_steps": 60,
         "sft_learning_rate": 3.0e-3,
         "micro_batch_rows": 4,
+        "advantage_estimator": "gigpo",
+        "empg": True,
+        "dynamic_sampling": True,
+        "max_generation_rounds": 2,
     }
     (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe))
-    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
+    accelerate = os.path.join(os.path.dirname(sys.executable), "accelerate")
     done = subprocess.run(
-        [torchrun, "--nproc_per_node", "2", "-m", "agentrl", "train", "--config", str(tmp_path / "recipe.yaml")],
+        [accelerate, "launch", "--config_file", os.path.join(ROOT, "recipes/accelerate/cpu_ddp_2.yaml")]
+        + ["--main_process_port", "29532", "-m", "agentrl", "train", "--config", str(tmp_path / "recipe.yaml")],
         capture_output=True,
         text=True,
         timeout=600,
+        cwd=ROOT,
         env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -34,5 +43,6 @@ def test_two_process_run_trains_and_finishes(tmp_path):
     steps = [r for r in records if "reward/mean" in r]
     assert len(steps) == 2
     assert all(r["rollout/episodes"] == 2 * TINY_RUN["per_device_train_batch_size"] for r in steps)  # both ranks
+    assert all(1 <= r["dapo/generation_rounds"] <= 2 for r in steps)
     assert any(r["train/rows_forward"] > 0 and r["grad_norm"] > 0 for r in steps)  # real updates happened
     assert (tmp_path / "run" / "final" / "config.json").exists() and (tmp_path / "run" / "eval.json").exists()

@@ -13,10 +13,10 @@ from envs.household import HouseholdEnv
 from envs.household.commands import admissible_commands, apply
 from envs.household.expert import expert_action
 from envs.household.state import State
-from envs.household.world import HELD_OUT_PAIRS, make_task
+from envs.household.world import HELD_OUT_PAIRS, make_task, preposition
 from tests.expert import run_expert
 
-VARIANTS = ("household-easy", "household", "household-multi")
+VARIANTS = ("household-easy", "household-lookup", "household", "household-multi")
 TASKS_PER_SPLIT = 200
 
 
@@ -215,7 +215,7 @@ def test_step_limit_ends_the_episode_without_a_win(name):
     with pytest.raises(RuntimeError):
         env.step("look")
     assert (make_env(name).max_steps, make_env(name, max_steps=3).max_steps) == (
-        {"household-easy": 10, "household": 20, "household-multi": 30}[name],
+        {"household-easy": 10, "household-lookup": 10, "household": 20, "household-multi": 30}[name],
         3,
     )
 
@@ -231,17 +231,36 @@ def test_registry_builds_variants_and_names_them_on_a_typo():
 
 
 def test_only_the_easy_variant_says_where_the_object_is():
-    for name, hinted in (("household-easy", True), ("household", False), ("household-multi", False)):
+    for name, hinted in (
+        ("household-easy", True),
+        ("household-lookup", True),
+        ("household", False),
+        ("household-multi", False),
+    ):
         env = make_env(name)
         observation, info = env.reset(env.task_ids("train")[0])
         assert (" is in " in info["task"] or " is on " in info["task"]) == hinted
         assert info["task"] in observation
 
 
+def test_lookup_lists_where_every_object_lies():
+    env = make_env("household-lookup")
+    for task_id in env.task_ids("train")[:50]:
+        _, info = env.reset(task_id)
+        task = make_task(task_id, "train", env.spec)
+        listing = info["task"].split(". ", 1)[1]
+        assert 3 <= len(task.placements) <= 5
+        for obj, place in task.placements:  # each object once, with its true place, in alphabetical order
+            clause = f"the {obj} is {preposition(place)} {place}"
+            assert listing.lower().count(f"the {obj} is") == 1 and clause in listing.lower()
+        positions = [listing.lower().index(f"the {obj} is") for obj, _ in sorted(task.placements)]
+        assert positions == sorted(positions)
+
+
 @pytest.mark.parametrize("name", VARIANTS)
 def test_random_policy_wins_far_less_than_the_expert(name):
     # Measured on the first 200 eval_in tasks with this seed (also in envs/household/__init__.py):
-    # 0/200 on every variant; the expert wins 200/200 (test above).
+    # 0/200 on every variant but household-lookup (1/200); the expert wins 200/200 (test above).
     env = make_env(name)
     rng = random.Random(0)
     ids = env.task_ids("eval_in")[:TASKS_PER_SPLIT]

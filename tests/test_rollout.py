@@ -95,9 +95,9 @@ def _admissible_at(episode, number):
 def test_rows_train_only_on_generated_tokens(tiny_model, tiny_tokenizer):
     env = make_env("household-easy")
     episodes, _, _ = _collect(tiny_model, tiny_tokenizer, env.task_ids("train")[:2])
-    advantages = [float(i) for i in range(len(episodes))]
-    rows = per_step_rows(episodes, advantages, pad_token_id=tiny_tokenizer.pad_token_id)
     steps = [s for e in episodes for s in e.steps]
+    advantages = [float(i) + 0.5 for i in range(len(steps))]  # one per step
+    rows = per_step_rows(episodes, advantages, pad_token_id=tiny_tokenizer.pad_token_id)
     assert rows["completion_ids"].size(0) == len(steps)
     for row, step in enumerate(steps):
         trained = rows["completion_ids"][row][rows["completion_mask"][row].bool()].tolist()
@@ -105,7 +105,10 @@ def test_rows_train_only_on_generated_tokens(tiny_model, tiny_tokenizer):
         prompt = rows["prompt_ids"][row][rows["prompt_mask"][row].bool()].tolist()
         assert prompt == step.prompt_ids  # environment text lives only here, where no loss is taken
         assert step.observation.strip()[:20] not in tiny_tokenizer.decode(trained)
-        assert rows["advantages"][row] == advantages[rows["episode_index"][row]]
+        # the step's advantage on each of its response tokens, 0 on padding (TRL's (B, T) input)
+        expected = [advantages[row]] * len(step.response_ids)
+        expected += [0.0] * (rows["advantages"].size(1) - len(expected))
+        assert rows["advantages"][row].tolist() == expected
 
 
 def test_groups_share_a_task_and_episodes_end(tiny_model, tiny_tokenizer):

@@ -15,23 +15,23 @@ MAX_COMPLETION = 8
 
 
 def make_trainer(model, tokenizer, tmp_path, loss_type, micro_batch_rows, **overrides):
-    args = AgentRLConfig(
-        output_dir=str(tmp_path),
-        loss_type=loss_type,
-        per_device_train_batch_size=4,
-        num_generations=2,
-        max_completion_length=MAX_COMPLETION,
-        micro_batch_rows=micro_batch_rows,
-        temperature=TEMPERATURE,
-        epsilon=EPS_LOW,
-        epsilon_high=EPS_HIGH,
-        bf16=False,
-        use_cpu=True,
-        gradient_checkpointing=False,
-        report_to=[],
-        max_steps=1,
-        **overrides,
-    )
+    options = {
+        "output_dir": str(tmp_path),
+        "loss_type": loss_type,
+        "per_device_train_batch_size": 4,
+        "num_generations": 2,
+        "max_completion_length": MAX_COMPLETION,
+        "micro_batch_rows": micro_batch_rows,
+        "temperature": TEMPERATURE,
+        "epsilon": EPS_LOW,
+        "epsilon_high": EPS_HIGH,
+        "bf16": False,
+        "use_cpu": True,
+        "gradient_checkpointing": False,
+        "report_to": [],
+        "max_steps": 1,
+    }
+    args = AgentRLConfig(**{**options, **overrides})
     trainer = AgentGRPOTrainer(
         model=model, args=args, env_factory=lambda: make_env("household-easy"), processing_class=tokenizer
     )
@@ -55,10 +55,18 @@ def hand_built_batch(vocab: int, pad: int, seed: int = 0):
         rows["prompt_mask"][r, P - p :] = 1
         rows["completion_ids"][r, :c] = torch.randint(0, vocab, (c,), generator=generator)
         rows["completion_mask"][r, :c] = 1
-    rows["advantages"] = torch.tensor([1.0, -0.5, 0.3, 2.0, -1.2])
+    # per-token advantages (rows, tokens), as the trainer passes them; they vary along a row on purpose
+    rows["advantages"] = per_token([1.0, -0.5, 0.3, 2.0, -1.2], rows["completion_mask"]) * (
+        1.0 + 0.1 * torch.arange(C, dtype=torch.float32)
+    )
     rows["num_items_in_batch"] = rows["completion_mask"].sum()
     rows["num_rows_in_batch"] = torch.tensor(5)
     return rows, generator
+
+
+def per_token(values, completion_mask):
+    """One value per row written on each of the row's completion tokens (0 on padding)."""
+    return torch.tensor(values, dtype=torch.float32)[:, None] * completion_mask
 
 
 def independent_logits(model, rows):
@@ -81,14 +89,14 @@ def hand_loss(loss_type, logps, old_logps, advantages, mask):
     """TRL's clipped surrogate, aggregated as each loss type defines it."""
     ratio = torch.exp(logps - old_logps)
     clipped = torch.clamp(ratio, 1 - EPS_LOW, 1 + EPS_HIGH)
-    A = advantages[:, None]
-    per_token = -torch.min(ratio * A, clipped * A)
+    A = advantages if advantages.dim() == 2 else advantages[:, None]
+    token_loss = -torch.min(ratio * A, clipped * A)
     if loss_type == "grpo":  # mean over sequences of each sequence's token mean
-        return ((per_token * mask).sum(1) / mask.sum(1)).mean()
+        return ((token_loss * mask).sum(1) / mask.sum(1)).mean()
     if loss_type in ("dapo", "bnpo"):  # token mean over the whole batch
-        return (per_token * mask).sum() / mask.sum()
+        return (token_loss * mask).sum() / mask.sum()
     if loss_type == "dr_grpo":  # sum over tokens / (rows x max_completion_length)
-        return (per_token * mask).sum() / (mask.size(0) * MAX_COMPLETION)
+        return (token_loss * mask).sum() / (mask.size(0) * MAX_COMPLETION)
     raise AssertionError(loss_type)
 
 
@@ -109,6 +117,30 @@ def test_micro_batched_loss_equals_the_hand_computed_trl_formula(tiny_model, tin
     total = sum(trainer.compute_loss(trainer.model, batch) * weight for batch, weight in micro)
     expected = hand_loss(loss_type, current, rows["old_per_token_logps"], rows["advantages"], mask)
     torch.testing.assert_close(total, expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("loss_type", ["grpo", "bnpo", "dr_grpo", "dapo", "cispo", "sapo", "luspo", "vespo"])
+def test_per_token_advantages_work_with_every_trl_loss_type(tiny_model, tiny_tokenizer, tmp_path, loss_type):
+    """(rows, tokens) advantages holding a row's value on its tokens give TRL's loss with (rows,) advantages,
+    and the micro-batched sum equals the whole-batch loss."""
+    trainer = make_trainer(tiny_model, tiny_tokenizer, tmp_path, loss_type, micro_batch_rows=2)
+    rows, generator = hand_built_batch(len(tiny_tokenizer), tiny_tokenizer.pad_token_id)
+    with torch.no_grad():
+        current = independent_logps(trainer.model, rows)
+    rows["old_per_token_logps"] = current + (torch.rand(current.shape, generator=generator) - 0.5) * 0.6
+    per_row = torch.tensor([1.0, -0.5, 0.3, 2.0, -1.2])
+    rows["advantages"] = per_row[:, None] * rows["completion_mask"]
+    whole_2d = trainer.compute_loss(trainer.model, rows)
+    whole_1d = trainer.compute_loss(trainer.model, {**rows, "advantages": per_row})
+    torch.testing.assert_close(whole_2d, whole_1d, atol=1e-6, rtol=1e-6)
+    assert whole_2d.abs() > 0
+    micro = sum(trainer.compute_loss(trainer.model, batch) * weight for batch, weight in trainer.micro_batches(rows))
+    if loss_type in ("grpo", "bnpo", "dr_grpo", "dapo"):  # the rest aggregate per sequence in their own ways
+        expected = hand_loss(
+            loss_type, current, rows["old_per_token_logps"], rows["advantages"], rows["completion_mask"]
+        )
+        torch.testing.assert_close(micro, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(micro, whole_2d, atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("loss_type", ["grpo", "dapo", "bnpo"])
@@ -162,21 +194,6 @@ def test_batch_must_hold_whole_groups(tmp_path):
         AgentRLConfig(output_dir=str(tmp_path), gradient_accumulation_steps=2, use_cpu=True)
 
 
-def test_grpo_advantages_by_hand():
-    from agentrl.algorithms import compute_advantages
-
-    returns = torch.tensor([1.0, 0.0, 0.0, 0.0, 2.0, 2.0])
-    groups = torch.tensor([7, 7, 7, 7, 3, 3])
-    adv = compute_advantages("grpo", returns, groups, scale_rewards="group")
-    std = torch.tensor([1.0, 0.0, 0.0, 0.0]).std()  # Bessel: sqrt(0.25 * 4 / 3)
-    expected = torch.tensor([0.75, -0.25, -0.25, -0.25, 0.0, 0.0]) / torch.tensor([std + 1e-4] * 4 + [1e-4] * 2)
-    torch.testing.assert_close(adv, expected)
-    none = compute_advantages("grpo", returns, groups, scale_rewards="none")
-    torch.testing.assert_close(none, torch.tensor([0.75, -0.25, -0.25, -0.25, 0.0, 0.0]))
-    with pytest.raises(ValueError, match="unknown advantage_estimator"):
-        compute_advantages("nope", returns, groups)
-
-
 @pytest.mark.parametrize("loss_type", ["grpo", "dapo", "bnpo"])
 def test_skipping_zero_advantage_rows_is_exact(tiny_model_dir, tiny_tokenizer, tmp_path, loss_type, monkeypatch):
     """Rows whose advantage is 0 are not run (beta = 0, no entropy bonus), and the gradient is unchanged."""
@@ -189,7 +206,7 @@ def test_skipping_zero_advantage_rows_is_exact(tiny_model_dir, tiny_tokenizer, t
         )
         monkeypatch.setattr(trainer, "_zero_advantage_rows_are_inert", lambda skip=skip: skip)
         rows, _ = hand_built_batch(len(tiny_tokenizer), tiny_tokenizer.pad_token_id)
-        rows["advantages"] = torch.tensor([0.0, -0.5, 0.0, 2.0, 0.0])
+        rows["advantages"] = per_token([0.0, -0.5, 0.0, 2.0, 0.0], rows["completion_mask"])
         trainer.model.zero_grad()
         micro = trainer.micro_batches(rows)
         forwarded.append(sum(batch["completion_ids"].size(0) for batch, _ in micro))

@@ -7,6 +7,8 @@ first. Pure Python, deterministic from the task id, about 20 microseconds a step
 Variants (registered names):
     household-easy   the quickstart: 4-6 receptacles, 0-2 distractors, and the task says where
                      the object lies, so every action can be read off the prompt. max_steps 10.
+    household-lookup household-easy's rooms, but instead of the hint the task text lists where all 3-5
+                     objects lie: the target's place must be looked up in the listing. max_steps 10.
     household        search: 6-10 receptacles, at least 3 closed, 1-3 distractors, no hint.
                      max_steps 20.
     household-multi  household plus two-stage goals (clean / heat / cool, then place). max_steps 30.
@@ -19,6 +21,7 @@ num_eval_in_tasks (200), num_eval_out_tasks (200) and put_grammar (False: ALFWor
 Success of the expert and of a uniformly random admissible-action policy (random.Random(0)),
 on the first 200 eval_in tasks and, to resolve the small rates, on the first 1000 train tasks:
     household-easy   expert 100%, random 0.0% (0/200); 0.3% on train (6% with max_steps=50)
+    household-lookup expert 100%, random 0.5% (1/200)
     household        expert 100%, random 0.0% (0/200); 0.5% on train
     household-multi  expert 100%, random 0.0% (0/200); 0.3% on train
 A uniform policy almost never wins, so start RL from a policy warmed up on `expert_action`.
@@ -33,6 +36,9 @@ from envs.household.world import SIMPLE, TREATMENTS, WorldSpec
 from envs.registry import register_env
 
 EASY = WorldSpec(receptacles=(4, 6), min_openable=1, distractors=(0, 2), task_types=(SIMPLE,), hint=True)
+LOOKUP = WorldSpec(
+    receptacles=(4, 6), min_openable=1, distractors=(2, 4), task_types=(SIMPLE,), hint=False, listing=True
+)
 SEARCH = WorldSpec(receptacles=(6, 10), min_openable=3, distractors=(1, 3), task_types=(SIMPLE,), hint=False)
 MULTI = WorldSpec(receptacles=(6, 10), min_openable=3, distractors=(1, 3), task_types=(SIMPLE, *TREATMENTS), hint=False)
 
@@ -40,6 +46,11 @@ MULTI = WorldSpec(receptacles=(6, 10), min_openable=3, distractors=(1, 3), task_
 @register_env("household-easy", "ALFWorld-style pick-and-place where the task says where the object is (quickstart)")
 def household_easy(max_steps: int = 10, **kwargs: Any) -> HouseholdEnv:
     return HouseholdEnv("household-easy", EASY, max_steps=max_steps, **kwargs)
+
+
+@register_env("household-lookup", "household-easy, but the target's place must be found in a listing of every object")
+def household_lookup(max_steps: int = 10, **kwargs: Any) -> HouseholdEnv:
+    return HouseholdEnv("household-lookup", LOOKUP, max_steps=max_steps, **kwargs)
 
 
 @register_env("household", "ALFWorld-style pick-and-place; the agent must search closed receptacles")
@@ -52,4 +63,4 @@ def household_multi(max_steps: int = 30, **kwargs: Any) -> HouseholdEnv:
     return HouseholdEnv("household-multi", MULTI, max_steps=max_steps, **kwargs)
 
 
-__all__ = ["HouseholdEnv", "household", "household_easy", "household_multi"]
+__all__ = ["HouseholdEnv", "household", "household_easy", "household_lookup", "household_multi"]

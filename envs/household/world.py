@@ -98,6 +98,7 @@ class WorldSpec:
     distractors: tuple[int, int]  # (min, max) objects besides the target
     task_types: tuple[str, ...]  # drawn uniformly
     hint: bool  # the task text says where the target lies
+    listing: bool = False  # the task text lists where every object lies (the target among them)
 
     @property
     def has_treatments(self) -> bool:
@@ -152,7 +153,18 @@ def make_task(task_id: str, split: str, spec: WorldSpec) -> Task:
     text = _instruction(target_type, goal, treatment)
     if spec.hint:
         text += f". The {target} is {preposition(placements[0][1])} {placements[0][1]}."
+    elif spec.listing:
+        text += ". " + _listing(sorted(placements))
     return Task(task_id, task_type, receptacles, tuple(sorted(placements)), target, goal, treatment, text)
+
+
+def _listing(placements: list[tuple[str, str]]) -> str:
+    """'The apple 1 is in drawer 2, the egg 1 is on shelf 1, and the mug 1 is in fridge 1.'"""
+    clauses = [f"the {obj} is {preposition(place)} {place}" for obj, place in placements]
+    if len(clauses) > 1:
+        clauses[-1] = "and " + clauses[-1]
+    sentence = ", ".join(clauses) if len(clauses) > 2 else " ".join(clauses)
+    return sentence[0].upper() + sentence[1:] + "."
 
 
 def _instruction(target_type: str, goal: str, treatment: Treatment | None) -> str:
