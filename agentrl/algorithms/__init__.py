@@ -1,4 +1,4 @@
-"""Credit assignment: advantage estimators, EMPG modulation and batch filters (pure tensor functions)."""
+"""Credit assignment (advantage estimators, EMPG, batch filters) and the SEAL auxiliary loss: pure tensor code."""
 
 from agentrl.algorithms.advantages import (
     EPISODE_ESTIMATORS,
@@ -20,12 +20,29 @@ from agentrl.algorithms.advantages import (
 )
 from agentrl.algorithms.empg import empg_advantages, empg_terms
 from agentrl.algorithms.filters import informative_groups, overlong_penalty, top_variance_groups
+from agentrl.algorithms.seal import (
+    SEAL_LABEL_RULES,
+    SEAL_POOLINGS,
+    SEAL_VARIANTS,
+    SealHead,
+    centroid_cosine,
+    pool_hidden,
+    register_seal_variant,
+    seal_labels,
+    seal_loss,
+    seal_variant_names,
+)
 
 __all__ = [
     "EPISODE_ESTIMATORS",
+    "SEAL_LABEL_RULES",
+    "SEAL_POOLINGS",
+    "SEAL_VARIANTS",
     "STEP_ESTIMATORS",
     "CreditBatch",
+    "SealHead",
     "anchor_groups",
+    "centroid_cosine",
     "compute_advantages",
     "discounted_returns",
     "dr_grpo_advantages",
@@ -39,8 +56,13 @@ __all__ = [
     "grpo_advantages",
     "informative_groups",
     "overlong_penalty",
+    "pool_hidden",
     "register_episode_estimator",
+    "register_seal_variant",
     "register_step_estimator",
     "rloo_advantages",
+    "seal_labels",
+    "seal_loss",
+    "seal_variant_names",
     "top_variance_groups",
 ]

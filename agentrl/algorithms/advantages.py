@@ -119,13 +119,13 @@ def discounted_returns(
     step_rewards: torch.Tensor, step_episode: torch.Tensor, step_index: torch.Tensor, gamma: float
 ) -> torch.Tensor:
     """R_t = r_t + gamma * R_{t+1} within each episode; steps may come in any order."""
-    out = torch.zeros_like(step_rewards)
+    rewards, episodes, positions = step_rewards.tolist(), step_episode.tolist(), step_index.tolist()
+    out = [0.0] * len(rewards)
     # Walk the steps from the last position back: each step adds gamma x the return of the step after it.
-    order = sorted(range(step_rewards.numel()), key=lambda i: (int(step_episode[i]), -int(step_index[i])))
+    order = sorted(range(len(rewards)), key=lambda i: (episodes[i], -positions[i]))
     following: dict[int, tuple[int, float]] = {}  # episode -> (position, return) of the step just processed
     for i in order:
-        episode, position = int(step_episode[i]), int(step_index[i])
-        value = float(step_rewards[i])
+        episode, position, value = episodes[i], positions[i], rewards[i]
         if episode in following:
             next_position, next_return = following[episode]
             if next_position != position + 1:
@@ -133,7 +133,7 @@ def discounted_returns(
             value += gamma * next_return
         following[episode] = (position, value)
         out[i] = value
-    return out
+    return torch.tensor(out, dtype=step_rewards.dtype, device=step_rewards.device)
 
 
 def anchor_groups(step_task_groups: torch.Tensor, step_anchors: torch.Tensor) -> torch.Tensor:
