@@ -54,5 +54,38 @@ def summarise(root: Path, configs: list[str]) -> str:
     return table
 
 
+def plot_curves(root: Path, configs: list[str]) -> Path:
+    """Training success (moving average of 5 updates) and rollout step entropy per update, mean over seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (success_axis, entropy_axis) = plt.subplots(1, 2, figsize=(11, 4))
+    for config in configs:
+        curves = []
+        for run in sorted((root / config).glob("seed*")):
+            if (run / "eval.json").exists():
+                records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+                curves.append([r for r in records if "success_rate" in r])
+        if not curves:
+            continue
+        length = min(len(c) for c in curves)
+        success = [statistics.mean(c[i]["success_rate"] for c in curves) for i in range(length)]
+        smooth = [statistics.mean(success[max(0, i - 4) : i + 1]) for i in range(length)]
+        entropy = [statistics.mean(c[i]["entropy/step_mean"] for c in curves) for i in range(length)]
+        steps = range(1, length + 1)
+        success_axis.plot(steps, smooth, label=f"{config} ({len(curves)} seeds)")
+        entropy_axis.plot(steps, entropy, label=config)
+    success_axis.set(xlabel="update", ylabel="training success (moving avg of 5)", title="rollout success")
+    entropy_axis.set(xlabel="update", ylabel="step entropy (nats)", title="rollout step entropy")
+    success_axis.legend(fontsize=8)
+    figure.tight_layout()
+    path = root / "credit_study.png"
+    figure.savefig(path, dpi=110)
+    return path
+
+
 if __name__ == "__main__":
     print(summarise(Path(sys.argv[1]), sys.argv[2:]))
+    print(f"curves: {plot_curves(Path(sys.argv[1]), sys.argv[2:])}")
