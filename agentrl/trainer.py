@@ -41,7 +41,7 @@ from agentrl.algorithms import (
     overlong_penalty,
     top_variance_groups,
 )
-from agentrl.algorithms.distributed import global_count, global_max, global_mean, global_min
+from agentrl.algorithms.distributed import global_count, global_max, global_mean, global_min, global_sum
 from agentrl.config import AgentRLConfig
 from agentrl.entropy import EntropyMonitor, EruptionDetector, degeneration_counts, entropy_metrics, make_controller
 from agentrl.rollout import HFGenerator, PromptBuilder, RolloutCollector, per_step_rows
@@ -182,19 +182,21 @@ class AgentGRPOTrainer(GRPOTrainer):
 
         started = time.perf_counter()
         episodes = self.collect_episodes(task_ids, self._group_ids(len(task_ids), generation_round=0))
+        # The reward functions run once per episode; each episode's return travels with it from here on.
         # Rewards over the global batch (groups are whole on each rank; "batch" scaling and the logged
         # statistics need every rank's episodes). The metrics describe this first round of rollouts.
-        returns = self.accelerator.gather(self._episode_returns(episodes).to(device)).cpu()
+        local_returns = self._episode_returns(episodes)
+        returns = self.accelerator.gather(local_returns.to(device)).cpu()
         all_group_ids = self.accelerator.gather(torch.tensor([e.group_id for e in episodes], device=device)).cpu()
         first_round, metrics = episodes, {}
         if self.model.training and self.args.dynamic_sampling:
-            episodes, metrics = self._dynamic_sampling(episodes, returns, all_group_ids)
+            episodes, local_returns, metrics = self._dynamic_sampling(episodes, returns, all_group_ids)
         if self.model.training and self.args.starpo_keep_fraction < 1.0:
-            episodes, starpo = self._keep_high_variance_groups(episodes)
+            episodes, local_returns, starpo = self._keep_high_variance_groups(episodes, local_returns)
             metrics.update(starpo)
         rollout_seconds = time.perf_counter() - started
 
-        step_advantages, credit = self._step_advantages(episodes)
+        step_advantages, credit = self._step_advantages(episodes, local_returns)
         metrics.update(credit)
         rows = per_step_rows(
             episodes,
@@ -239,14 +241,18 @@ class AgentGRPOTrainer(GRPOTrainer):
             for length in lengths
         ]
 
-    def _step_advantages(self, episodes: list[Episode]) -> tuple[torch.Tensor, dict[str, float]]:
+    def _step_advantages(
+        self, episodes: list[Episode], episode_returns: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         """Per-step advantages of this rank's episodes (in episode, then step order) and their metrics.
+
+        `episode_returns` are the episodes' returns from the reward functions (`_episode_returns`).
 
         base estimator (episode statistics over every rank) -> EMPG (batch statistics over every rank)
         -> equal episode weight.
         """
         penalties = self._step_penalties(episodes)
-        local_returns = self._episode_returns(episodes) + torch.tensor([sum(p) for p in penalties])
+        local_returns = episode_returns + torch.tensor([sum(p) for p in penalties])
         records, local = self._gather_per_rank(
             [(r, e.group_id, e.length) for r, e in zip(local_returns.tolist(), episodes, strict=True)]
         )
@@ -310,8 +316,11 @@ class AgentGRPOTrainer(GRPOTrainer):
     # ------------------------------------------------------------------ group filters
     def _dynamic_sampling(
         self, episodes: list[Episode], returns: torch.Tensor, group_ids: torch.Tensor
-    ) -> tuple[list[Episode], dict[str, float]]:
+    ) -> tuple[list[Episode], torch.Tensor, dict[str, float]]:
         """DAPO dynamic sampling: keep informative groups, roll out new tasks until the batch is full.
+
+        Takes the first round's episodes with the global returns and group ids; returns the kept episodes of
+        this rank, their returns and the metrics.
 
         Every rank runs the same number of rounds (the stop test is on global counts), so collective calls
         stay in step. Extra groups beyond the requested number are dropped, last rank first.
@@ -322,33 +331,46 @@ class AgentGRPOTrainer(GRPOTrainer):
             self.accelerator.process_index * len(episodes), (self.accelerator.process_index + 1) * len(episodes)
         )
         informative = informative_groups(returns, group_ids)
-        kept = [e for e, keep in zip(episodes, informative[local].tolist(), strict=True) if keep]
+        kept = [
+            (e, r)
+            for e, r, keep in zip(episodes, returns[local].tolist(), informative[local].tolist(), strict=True)
+            if keep
+        ]
         dropped = int((~informative).sum()) // size
         rounds = 1
-        while self._global_count(len(kept) // size) < wanted and rounds < self.args.max_generation_rounds:
+        while self._global_sum(len(kept) // size) < wanted and rounds < self.args.max_generation_rounds:
             task_ids = self._extra_task_ids(len(episodes) // size, rounds)
             more = self.collect_episodes(task_ids, self._group_ids(len(task_ids), generation_round=rounds))
             device = self.accelerator.device
             more_returns = self.accelerator.gather(self._episode_returns(more).to(device)).cpu()
             more_groups = self.accelerator.gather(torch.tensor([e.group_id for e in more], device=device)).cpu()
             informative = informative_groups(more_returns, more_groups)
-            kept += [e for e, keep in zip(more, informative[local].tolist(), strict=True) if keep]
+            kept += [
+                (e, r)
+                for e, r, keep in zip(more, more_returns[local].tolist(), informative[local].tolist(), strict=True)
+                if keep
+            ]
             dropped += int((~informative).sum()) // size
             rounds += 1
         counts, _ = self._gather_per_rank([len(kept) // size])
         before = sum(counts[: self.accelerator.process_index])
         keep_here = max(0, min(counts[self.accelerator.process_index], wanted - before))
         kept = kept[: keep_here * size]
-        return kept, {
-            "dapo/generation_rounds": float(rounds),
-            "dapo/dropped_groups": float(dropped),
-            "dapo/kept_groups": float(min(sum(counts), wanted)),
-            "dapo/filled_fraction": min(sum(counts), wanted) / max(wanted, 1),
-        }
+        kept_returns = torch.tensor([r for _, r in kept], dtype=returns.dtype)
+        return (
+            [e for e, _ in kept],
+            kept_returns,
+            {
+                "dapo/generation_rounds": float(rounds),
+                "dapo/dropped_groups": float(dropped),
+                "dapo/kept_groups": float(min(sum(counts), wanted)),
+                "dapo/filled_fraction": min(sum(counts), wanted) / max(wanted, 1),
+            },
+        )
 
-    def _global_count(self, count: int) -> int:
-        total = torch.tensor([count], device=self.accelerator.device)
-        return int(self.accelerator.reduce(total, reduction="sum").item())
+    def _global_sum(self, count: int) -> int:
+        """`count` summed over every rank."""
+        return int(global_sum(torch.tensor([count], device=self.accelerator.device)).item())
 
     def _extra_task_ids(self, groups: int, generation_round: int) -> list[str]:
         """Fresh training tasks for a dynamic-sampling round, each repeated num_generations times.
@@ -362,16 +384,19 @@ class AgentGRPOTrainer(GRPOTrainer):
         picks = torch.randint(len(self._train_task_ids), (groups,), generator=generator).tolist()
         return [self._train_task_ids[p] for p in picks for _ in range(self.num_generations)]
 
-    def _keep_high_variance_groups(self, episodes: list[Episode]) -> tuple[list[Episode], dict[str, float]]:
+    def _keep_high_variance_groups(
+        self, episodes: list[Episode], episode_returns: torch.Tensor
+    ) -> tuple[list[Episode], torch.Tensor, dict[str, float]]:
         """StarPO-S: keep the top `starpo_keep_fraction` of groups (all ranks) by return std."""
         records, local = self._gather_per_rank(
-            [(r, e.group_id) for r, e in zip(self._episode_returns(episodes).tolist(), episodes, strict=True)]
+            [(r, e.group_id) for r, e in zip(episode_returns.tolist(), episodes, strict=True)]
         )
         returns = torch.tensor([r[0] for r in records], dtype=torch.float32)
         groups = torch.tensor([r[1] for r in records], dtype=torch.long)
         keep = top_variance_groups(returns, groups, self.args.starpo_keep_fraction)
-        kept = [e for e, k in zip(episodes, keep[local].tolist(), strict=True) if k]
-        return kept, {"starpo/kept_groups": float(keep.sum()) / self.num_generations}
+        mine = keep[local]
+        kept = [e for e, k in zip(episodes, mine.tolist(), strict=True) if k]
+        return kept, episode_returns[mine], {"starpo/kept_groups": float(keep.sum()) / self.num_generations}
 
     def _monitor_entropy(self, episodes: list[Episode], zero_signal: bool) -> dict[str, float]:
         """Entropy statistics, degeneration rates, eruption phase and the entropy coefficient of this update.
@@ -563,9 +588,8 @@ class AgentGRPOTrainer(GRPOTrainer):
 
     # ------------------------------------------------------------------ metrics
     def _global_mean(self, values: list[float]) -> float:
-        stats = torch.tensor([sum(values), len(values)], dtype=torch.float64, device=self.accelerator.device)
-        stats = self.accelerator.reduce(stats, reduction="sum")
-        return (stats[0] / stats[1].clamp(min=1)).item()
+        """Mean of `values` over every rank's entries (0 when there are none)."""
+        return global_mean(torch.tensor(values, dtype=torch.float64, device=self.accelerator.device)).item()
 
     def _log_rollout_metrics(self, episodes, returns, group_ids, rollout_seconds) -> None:
         mode = "train" if self.model.training else "eval"

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import Any
 
 SPLITS = ("train", "eval_in", "eval_out")
@@ -36,6 +37,29 @@ OPTIONAL_INFO_KEYS = ("task_type", "unknown_entity")
 
 class UnknownTaskError(ValueError):
     """A task id that no split of the environment contains."""
+
+
+def numbered_task_ids(name: str, split: str, sizes: Mapping[str, int]) -> list[str]:
+    """The ids "{name}/{split}/{index:05d}" of the sizes[split] tasks of `split`: the id scheme of the
+    environments whose tasks are numbered within each split."""
+    if split not in sizes:
+        raise ValueError(f"{name}: unknown split {split!r}; splits are {SPLITS}")
+    return [f"{name}/{split}/{index:05d}" for index in range(sizes[split])]
+
+
+def parse_numbered_task_id(name: str, task_id: Any, sizes: Mapping[str, int]) -> tuple[str, int]:
+    """(split, index) of an id made by `numbered_task_ids`; UnknownTaskError for anything else."""
+    parts = task_id.split("/") if isinstance(task_id, str) else []
+    if len(parts) == 3 and parts[0] == name and parts[1] in sizes and parts[2].isdigit():
+        index = int(parts[2])
+        if index < sizes[parts[1]] and parts[2] == f"{index:05d}":
+            return parts[1], index
+    raise UnknownTaskError(
+        f"{name}: unknown task id {task_id!r}; ids look like {name}/train/00042 and come from "
+        f"env.task_ids(split) for split in {SPLITS} (sizes: "
+        + ", ".join(f"{split} {size}" for split, size in sizes.items())
+        + ")"
+    )
 
 
 class TextEnv(ABC):

@@ -19,6 +19,16 @@ def mean_std(values: list[float]) -> str:
     return f"{100 * statistics.mean(values):.1f} ± {100 * spread:.1f}"
 
 
+def finished_runs(root: Path, config: str) -> list[tuple[dict, list[dict]]]:
+    """(eval.json, the logged updates) of every finished seed of `config`."""
+    runs = []
+    for run in sorted((root / config).glob("seed*")):
+        if (run / "eval.json").exists():
+            records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+            runs.append((json.loads((run / "eval.json").read_text()), [r for r in records if "success_rate" in r]))
+    return runs
+
+
 def summarise(root: Path, configs: list[str]) -> str:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     lines = [
@@ -30,14 +40,9 @@ def summarise(root: Path, configs: list[str]) -> str:
     ]
     for config in configs:
         before, after, train, entropy, eruptions, rounds, steps = [], [], [], [], [], [], set()
-        for run in sorted((root / config).glob("seed*")):
-            if not (run / "eval.json").exists():
-                continue
-            result = json.loads((run / "eval.json").read_text())
+        for result, updates in finished_runs(root, config):
             before.append(result["before"]["success_rate"])
             after.append(result["after"]["success_rate"])
-            records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
-            updates = [r for r in records if "success_rate" in r]
             steps.add(updates[-1]["step"])
             train.append(statistics.mean(r["success_rate"] for r in updates[-5:]))
             entropy.append(statistics.mean(r["entropy/step_mean"] for r in updates[-5:]))
@@ -63,11 +68,7 @@ def plot_curves(root: Path, configs: list[str]) -> Path:
 
     figure, (success_axis, entropy_axis) = plt.subplots(1, 2, figsize=(11, 4))
     for config in configs:
-        curves = []
-        for run in sorted((root / config).glob("seed*")):
-            if (run / "eval.json").exists():
-                records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
-                curves.append([r for r in records if "success_rate" in r])
+        curves = [updates for _, updates in finished_runs(root, config)]
         if not curves:
             continue
         length = min(len(c) for c in curves)

@@ -21,12 +21,9 @@ from agentrl.algorithms import (
     rloo_advantages,
     top_variance_groups,
 )
+from tests.tensors import close
 
 T = torch.tensor
-
-
-def close(actual, expected, atol=1e-5):
-    torch.testing.assert_close(actual, T(expected, dtype=actual.dtype), atol=atol, rtol=0)
 
 
 # ------------------------------------------------------------------------------ episode estimators

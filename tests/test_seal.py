@@ -16,12 +16,9 @@ from agentrl.algorithms import (
     seal_loss,
     seal_variant_names,
 )
+from tests.tensors import close
 
 T = torch.tensor
-
-
-def close(actual, expected, atol=1e-5):
-    torch.testing.assert_close(actual, T(expected, dtype=actual.dtype), atol=atol, rtol=0)
 
 
 def one_token_rows(points) -> tuple[torch.Tensor, torch.Tensor]:

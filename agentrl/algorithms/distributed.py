@@ -21,9 +21,14 @@ def _all_reduce(value: torch.Tensor, op) -> torch.Tensor:
     return value
 
 
+def global_sum(values: torch.Tensor) -> torch.Tensor:
+    """Sum of every rank's entries."""
+    return _all_reduce(values.sum(), dist.ReduceOp.SUM)
+
+
 def global_count(values: torch.Tensor) -> int:
     """Number of entries over every rank."""
-    return int(_all_reduce(torch.tensor(values.numel(), device=values.device), dist.ReduceOp.SUM).item())
+    return int(global_sum(torch.tensor(values.numel(), device=values.device)).item())
 
 
 def global_min(values: torch.Tensor) -> torch.Tensor:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from envs.base import SPLITS, TextEnv, UnknownTaskError
+from envs.base import TextEnv, numbered_task_ids, parse_numbered_task_id
 from envs.household.commands import Command, admissible_commands, apply, describe_room
 from envs.household.expert import expert_action
 from envs.household.state import State
@@ -58,9 +58,7 @@ class HouseholdEnv(TextEnv):
         self._done = False
 
     def task_ids(self, split: str) -> list[str]:
-        if split not in self._split_sizes:
-            raise ValueError(f"{self.name}: unknown split {split!r}; splits are {SPLITS}")
-        return [f"{self.name}/{split}/{index:05d}" for index in range(self._split_sizes[split])]
+        return numbered_task_ids(self.name, split, self._split_sizes)
 
     def _reset(self, task_id: str) -> tuple[str, dict[str, Any]]:
         self._task = make_task(task_id, self._split_of_id(task_id), self.spec)
@@ -113,12 +111,4 @@ class HouseholdEnv(TextEnv):
 
     def _split_of_id(self, task_id: str) -> str:
         """The split named inside `task_id`, checked cheaply against this env's name and split sizes."""
-        parts = task_id.split("/") if isinstance(task_id, str) else []
-        if len(parts) == 3 and parts[0] == self.name and parts[1] in self._split_sizes and parts[2].isdigit():
-            index = int(parts[2])
-            if index < self._split_sizes[parts[1]] and parts[2] == f"{index:05d}":
-                return parts[1]
-        raise UnknownTaskError(
-            f"{self.name}: unknown task id {task_id!r}; ids look like {self.name}/train/00042 "
-            f"and come from env.task_ids(split) for split in {SPLITS}"
-        )
+        return parse_numbered_task_id(self.name, task_id, self._split_sizes)[0]

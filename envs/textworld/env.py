@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from envs.base import SPLITS, TextEnv, UnknownTaskError
+from envs.base import TextEnv, numbered_task_ids, parse_numbered_task_id
 from envs.templates import TemplateMatcher, names_unknown_entity
 from envs.textworld.engine import quiet_engine, require_textworld
 from envs.textworld.games import GameCache, Variant
@@ -81,9 +81,7 @@ class TextWorldEnv(TextEnv):
         self._done = False
 
     def task_ids(self, split: str) -> list[str]:
-        if split not in self._split_sizes:
-            raise ValueError(f"{self.name}: unknown split {split!r}; splits are {SPLITS}")
-        return [f"{self.name}/{split}/{index:05d}" for index in range(self._split_sizes[split])]
+        return numbered_task_ids(self.name, split, self._split_sizes)
 
     def game_file(self, task_id: str) -> str:
         """The compiled game of `task_id` (generated and cached on first use)."""
@@ -151,15 +149,7 @@ class TextWorldEnv(TextEnv):
         return hashlib.sha1("\n".join(facts).encode()).hexdigest()[:16]
 
     def _parse(self, task_id: Any) -> tuple[str, int]:
-        parts = task_id.split("/") if isinstance(task_id, str) else []
-        if len(parts) == 3 and parts[0] == self.name and parts[1] in self._split_sizes and parts[2].isdigit():
-            index = int(parts[2])
-            if index < self._split_sizes[parts[1]] and parts[2] == f"{index:05d}":
-                return parts[1], index
-        raise UnknownTaskError(
-            f"{self.name}: unknown task id {task_id!r}; ids look like {self.name}/train/00042 "
-            f"and come from env.task_ids(split) for split in {SPLITS}"
-        )
+        return parse_numbered_task_id(self.name, task_id, self._split_sizes)
 
     def close(self) -> None:
         if self._engine is not None:

@@ -6,7 +6,7 @@ import re
 from dataclasses import asdict
 from typing import Any
 
-from envs.base import SPLITS, TextEnv, UnknownTaskError
+from envs.base import TextEnv, numbered_task_ids, parse_numbered_task_id
 from envs.webshop.expert import expert_action, search_action
 from envs.webshop.goals import Goal
 from envs.webshop.pages import BUTTONS, RESULTS, SEARCH, SEP, View, render
@@ -39,6 +39,7 @@ class WebShopEnv(TextEnv):
         self.name = name
         self.max_steps = max_steps
         self.shop: Shop = shop if shop is not None else get_shop(num_products, seed, num_test_goals)
+        self._split_sizes = {split: len(goals) for split, goals in self.shop.splits.items()}
         self._goal: Goal | None = None
         self._task_id = ""
         self._view = View()
@@ -49,24 +50,12 @@ class WebShopEnv(TextEnv):
         self._reward = 0.0
 
     def task_ids(self, split: str) -> list[str]:
-        if split not in self.shop.splits:
-            raise ValueError(f"{self.name}: unknown split {split!r}; splits are {SPLITS}")
-        return [f"{self.name}/{split}/{index:05d}" for index in range(len(self.shop.splits[split]))]
+        return numbered_task_ids(self.name, split, self._split_sizes)
 
     def goal(self, task_id: str) -> Goal:
         """The goal behind `task_id`; raises UnknownTaskError for an id no split holds."""
-        parts = task_id.split("/") if isinstance(task_id, str) else []
-        if len(parts) == 3 and parts[0] == self.name and parts[1] in self.shop.splits and parts[2].isdigit():
-            goals = self.shop.splits[parts[1]]
-            index = int(parts[2])
-            if index < len(goals) and parts[2] == f"{index:05d}":
-                return goals[index]
-        raise UnknownTaskError(
-            f"{self.name}: unknown task id {task_id!r}; ids look like {self.name}/train/00042 and come from "
-            f"env.task_ids(split) for split in {SPLITS} (sizes: "
-            + ", ".join(f"{split} {len(goals)}" for split, goals in self.shop.splits.items())
-            + ")"
-        )
+        split, index = parse_numbered_task_id(self.name, task_id, self._split_sizes)
+        return self.shop.splits[split][index]
 
     def _reset(self, task_id: str) -> tuple[str, dict[str, Any]]:
         self._goal = self.goal(task_id)
