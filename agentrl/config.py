@@ -162,6 +162,49 @@ class AgentRLConfig(GRPOConfig):
     )
     overlong_penalty_factor: float = field(default=1.0, metadata={"help": "Scale of the soft overlong punishment."})
 
+    # ---- SEAL: hidden-state separation of successful and failed trajectories (docs/algorithms.md) -------
+    seal: bool = field(
+        default=False,
+        metadata={
+            "help": "SEAL: add seal_coef x a loss on the pooled hidden states that separates successful from failed "
+            "trajectories (a head on the policy, trained with it; gradient into the backbone)."
+        },
+    )
+    seal_coef: float = field(default=0.02, metadata={"help": "SEAL: loss coefficient (the release's 0.02)."})
+    seal_layer: int = field(
+        default=-1,
+        metadata={
+            "help": "SEAL: -1 = the final hidden states (after the last norm); k >= 0 = decoder layer k's output."
+        },
+    )
+    seal_pooling: str = field(
+        default="trajectory",
+        metadata={
+            "help": "SEAL: masked mean over the model-generated tokens of a whole trajectory, or of each step (step). "
+            "A trajectory longer than micro_batch_rows steps is pooled in segments of micro_batch_rows steps."
+        },
+    )
+    seal_head_layers: int = field(
+        default=3, metadata={"help": "SEAL: Linear layers of the projection head (the release's 3; 1 = a probe)."}
+    )
+    seal_label: str = field(
+        default="success",
+        metadata={
+            "help": "SEAL: label of a unit: success (the episode was won) | reward (episode return > "
+            "seal_label_threshold) | advantage (advantage > 0: the episode's mean step advantage, or the step's)."
+        },
+    )
+    seal_label_threshold: float = field(default=0.5, metadata={"help": "SEAL: the threshold of seal_label: reward."})
+    seal_variant: str = field(
+        default="bce",
+        metadata={
+            "help": "SEAL: bce (head + binary cross-entropy, the release) | centroid_margin | supcon | cosine "
+            "(computed per micro-batch)."
+        },
+    )
+    seal_margin: float = field(default=1.0, metadata={"help": "SEAL centroid_margin: the margin m."})
+    seal_temperature: float = field(default=0.1, metadata={"help": "SEAL supcon: the temperature."})
+
     # ---- entropy dynamics ----------------------------------------------------------------------
     entropy_control: str = field(
         default="constant",
@@ -281,6 +324,7 @@ class AgentRLConfig(GRPOConfig):
                 f"overlong_buffer_length must be in [0, max_completion_length={self.max_completion_length}], "
                 f"got {self.overlong_buffer_length}"
             )
+        self._check_seal()
         if self.history_length < 0:
             raise ValueError(f"history_length must be >= 0, got {self.history_length}")
         import yaml
@@ -294,3 +338,25 @@ class AgentRLConfig(GRPOConfig):
         if (self.env_shift_step is None) != (not self.env_shift_kwargs):
             raise ValueError("env_shift_step and env_shift_kwargs go together: set both (or neither)")
         super().__post_init__()
+
+    def _check_seal(self) -> None:
+        from agentrl.algorithms.seal import SEAL_LABEL_RULES, SEAL_POOLINGS, seal_variant_names
+
+        choices = {
+            "seal_pooling": (self.seal_pooling, SEAL_POOLINGS),
+            "seal_label": (self.seal_label, SEAL_LABEL_RULES),
+            "seal_variant": (self.seal_variant, seal_variant_names()),
+        }
+        for key, (value, allowed) in choices.items():
+            if value not in allowed:
+                raise ValueError(f"{key} {value!r}: use one of {', '.join(allowed)}")
+        if self.seal_coef < 0:
+            raise ValueError(f"seal_coef must be >= 0, got {self.seal_coef}")
+        if self.seal_head_layers < 1:
+            raise ValueError(f"seal_head_layers must be >= 1, got {self.seal_head_layers}")
+        if self.seal_layer < -1:
+            raise ValueError(
+                f"seal_layer must be -1 (final hidden states) or a decoder layer index >= 0, got {self.seal_layer}"
+            )
+        if self.seal_temperature <= 0:
+            raise ValueError(f"seal_temperature must be > 0, got {self.seal_temperature}")

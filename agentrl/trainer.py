@@ -41,11 +41,20 @@ from agentrl.algorithms import (
     overlong_penalty,
     top_variance_groups,
 )
-from agentrl.algorithms.distributed import global_count, global_max, global_mean, global_min, global_sum
+from agentrl.algorithms.distributed import (
+    global_count,
+    global_max,
+    global_mean,
+    global_min,
+    global_sum,
+    sum_over_ranks,
+)
+from agentrl.algorithms.seal import seal_labels
 from agentrl.config import AgentRLConfig
 from agentrl.entropy import EntropyMonitor, EruptionDetector, degeneration_counts, entropy_metrics, make_controller
 from agentrl.rollout import HFGenerator, PromptBuilder, RolloutCollector, per_step_rows
 from agentrl.rollout.episode import Episode
+from agentrl.seal_capture import HEAD_NAME, SealCapture, attach_seal_head
 from envs.base import TextEnv
 
 logger = logging.getLogger(__name__)
@@ -82,6 +91,8 @@ class AgentGRPOTrainer(GRPOTrainer):
             train_task_ids = env_factory().task_ids("train")
         self._train_task_ids = list(train_task_ids)  # dynamic sampling draws extra tasks from these
         train_dataset = Dataset.from_dict({"prompt": self._train_task_ids})
+        if args.seal:
+            peft_config = self._prepare_seal_head(model, args, peft_config)
         super().__init__(
             model=model,
             reward_funcs=reward_funcs or [environment_return],
@@ -109,6 +120,20 @@ class AgentGRPOTrainer(GRPOTrainer):
             pulse_on_zero_signal=args.pulse_on_zero_signal,
         )
         self.set_update_entropy_coef(0.0)
+        # The hook also runs with SEAL off: seal/centroid_cosine is logged as a diagnostic either way.
+        self.seal_capture = SealCapture(self.model, args, self.accelerator.num_processes)
+
+    @staticmethod
+    def _prepare_seal_head(model, args: AgentRLConfig, peft_config):
+        """Attach the SEAL head to the policy before TRL wraps it; under LoRA, train and save it with the adapter."""
+        if isinstance(model, str):
+            raise ValueError("seal: pass the policy as a loaded model (agentrl train does), not a hub id string")
+        attach_seal_head(model, args.seal_head_layers, args.seed)
+        if peft_config is not None:
+            saved = list(peft_config.modules_to_save or [])
+            if HEAD_NAME not in saved:  # without it PEFT would freeze the head
+                peft_config.modules_to_save = saved + [HEAD_NAME]
+        return peft_config
 
     def set_update_entropy_coef(self, coef: float) -> None:
         """The entropy-bonus coefficient of the coming update (from the controller).
@@ -204,6 +229,7 @@ class AgentGRPOTrainer(GRPOTrainer):
             pad_token_id=self._tokenizer.pad_token_id,
             mask_truncated=self.mask_truncated_completions,
         )
+        rows.update(self._seal_rows(episodes, rows, local_returns, step_advantages))
         rows = {key: value.to(device) for key, value in rows.items()}
         loss_mask = rows["completion_mask"]
         rows["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()
@@ -214,6 +240,56 @@ class AgentGRPOTrainer(GRPOTrainer):
         for name, value in metrics.items():
             self._metrics[mode][name].append(value)
         return rows
+
+    def _seal_rows(
+        self, episodes: list[Episode], rows: dict[str, Any], returns: torch.Tensor, step_advantages: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Per row: the SEAL unit (local id), its 0/1 label and task group; for the batch: N units, both classes.
+
+        A unit is a trajectory segment of at most micro_batch_rows steps (seal_pooling: trajectory) or a step.
+        Labels: success = the episode was won; reward = its return > seal_label_threshold; advantage = its mean
+        step advantage > 0 (trajectory) or the step's advantage > 0 (step). Computed with SEAL off too (for the
+        seal/centroid_cosine diagnostic).
+        """
+        episode_of_row, step_of_row = rows["episode_index"], rows["step_index"]
+        if self.args.seal_pooling == "step":
+            keys = torch.arange(episode_of_row.numel())
+        else:
+            keys = episode_of_row * (int(step_of_row.max()) + 1 if step_of_row.numel() else 1)
+            keys = keys + step_of_row // self.args.micro_batch_rows
+        _, units = torch.unique_consecutive(keys, return_inverse=True)  # rows are in episode, then step order
+        rule = self.args.seal_label
+        if rule == "advantage" and self.args.seal_pooling != "step":
+            sums = torch.zeros(len(episodes)).index_add(0, episode_of_row, step_advantages.float())
+            counts = torch.zeros(len(episodes)).index_add(0, episode_of_row, torch.ones(episode_of_row.numel()))
+            advantages = (sums / counts.clamp(min=1))[episode_of_row]
+        else:
+            advantages = step_advantages.float()
+        labels = seal_labels(
+            rule,
+            won=torch.tensor([float(e.won) for e in episodes])[episode_of_row] if episodes else torch.zeros(0),
+            rewards=returns.float()[episode_of_row] if episodes else torch.zeros(0),
+            advantages=advantages,
+            threshold=self.args.seal_label_threshold,
+        )
+        # units with at least one trained token (the pooled mean needs one); labels and counts over all ranks
+        count = int(units.max()) + 1 if units.numel() else 0
+        tokens = torch.zeros(count).index_add(0, units, rows["completion_mask"].sum(1).float())
+        unit_labels = torch.zeros(count).scatter(0, units, labels)
+        counted = tokens > 0
+        device = self.accelerator.device
+        totals = sum_over_ranks(
+            torch.tensor([float(counted.sum()), float(unit_labels[counted].sum())], device=device, dtype=torch.float64)
+        )
+        units_in_batch, positives = totals.tolist()
+        groups = torch.tensor([e.group_id for e in episodes], dtype=torch.long)[episode_of_row] if episodes else units
+        return {
+            "seal_units": units,
+            "seal_labels": labels,
+            "seal_groups": groups,
+            "seal_units_in_batch": torch.tensor(units_in_batch),
+            "seal_both_classes": torch.tensor(0 < positives < units_in_batch),
+        }
 
     def _group_ids(self, count: int, generation_round: int) -> list[int]:
         """Global group ids of this rank's `count` episodes: unique over ranks and generation rounds."""
@@ -477,16 +553,20 @@ class AgentGRPOTrainer(GRPOTrainer):
         processes every micro-batch is padded to exactly `micro_batch_rows` rows with inert rows
         (empty loss mask, advantage 0): TRL gathers per-row tensors, which needs equal shapes.
         """
-        lengths = rows["prompt_mask"].sum(1) + rows["completion_mask"].sum(1)
-        order = torch.argsort(lengths, stable=True)
-        if self._zero_advantage_rows_are_inert():
-            # Exact shortcut: such a row's loss and gradient are exactly 0; it still counts in the
-            # denominators (num_rows_in_batch / num_items_in_batch), so the update is unchanged.
-            order = order[rows["advantages"][order].ne(0).any(dim=1)]
         size = self.args.micro_batch_rows
+        if self.args.seal:  # whole SEAL units per micro-batch (a unit has at most `size` rows), groups together
+            chunks = _pack_units(rows["seal_units"], size)
+        else:
+            lengths = rows["prompt_mask"].sum(1) + rows["completion_mask"].sum(1)
+            order = torch.argsort(lengths, stable=True)
+            if self._zero_advantage_rows_are_inert():
+                # Exact shortcut: such a row's loss and gradient are exactly 0; it still counts in the
+                # denominators (num_rows_in_batch / num_items_in_batch), so the update is unchanged.
+                order = order[rows["advantages"][order].ne(0).any(dim=1)]
+            chunks = list(order.split(size)) if order.numel() else []
         result = []
-        for start in range(0, order.numel(), size):
-            micro = _trim_padding(_select_rows(rows, order[start : start + size]))
+        for chunk in chunks:
+            micro = _trim_padding(_select_rows(rows, chunk))
             if self.accelerator.num_processes > 1:
                 micro = _pad_rows(micro, size)
             result.append((micro, self._micro_batch_weight(micro, rows)))
@@ -527,9 +607,9 @@ class AgentGRPOTrainer(GRPOTrainer):
         """True when a row with advantage 0 adds exactly nothing: no KL term and no entropy bonus this update.
 
         Every TRL policy loss is a product with the advantage (clipped ratio x A, CISPO, SAPO, VESPO),
-        so only the KL and entropy terms could give such a row a gradient.
+        so only the KL and entropy terms, and SEAL, could give such a row a gradient.
         """
-        return self.beta == 0.0 and self._update_entropy_coef == 0.0
+        return self.beta == 0.0 and self._update_entropy_coef == 0.0 and not self.args.seal
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         started = time.perf_counter()
@@ -548,13 +628,15 @@ class AgentGRPOTrainer(GRPOTrainer):
             inert = _trim_padding(_inert_rows(rows, self.args.micro_batch_rows, self._tokenizer.pad_token_id))
             micro_batches += [(inert, 0.0)] * (count - len(micro_batches))
         total = torch.zeros((), device=self.accelerator.device)
+        self.seal_capture.begin_update(rows)
         if count == 0:  # nothing to learn anywhere (every advantage is 0): a zero gradient, no TRL metrics
             self.accelerator.backward(_zero_loss(model))
         for number, (micro, weight) in enumerate(micro_batches):
             sync = nullcontext() if number == count - 1 else self.accelerator.no_sync(model)
             with sync, self.compute_loss_context_manager():
                 self.entropy_coef = self._micro_batch_entropy_coef(micro, weight, rows)
-                loss = self.compute_loss(model, micro) * weight
+                self.seal_capture.arm(micro)
+                loss = self.compute_loss(model, micro) * weight + self.seal_capture.take_loss()
                 if not torch.isfinite(loss):  # a NaN/inf micro-batch must not poison the weights
                     logger.warning("non-finite loss in a micro-batch at step %d: skipped", self.state.global_step)
                     self._metrics["train"]["train/skipped_micro_batches"].append(1.0)
@@ -562,6 +644,8 @@ class AgentGRPOTrainer(GRPOTrainer):
                 self.accelerator.backward(loss)
                 total += loss.detach()
         self._step += 1
+        for name, value in self.seal_capture.finish_update(self.accelerator.device).items():
+            self._metrics["train"][name].append(value)
         # TRL logs its per-micro-batch entropy_coef; the controller's coefficient is entropy/coef.
         self._metrics["train"].pop("entropy_coef", None)
         self._metrics["train"]["time/train_s"].append(time.perf_counter() - started)
@@ -669,6 +753,21 @@ def _distribution_metrics(prefix: str, values: torch.Tensor) -> dict[str, float]
         f"{prefix}_min": global_min(values).item(),
         f"{prefix}_max": global_max(values).item(),
     }
+
+
+def _pack_units(units: torch.Tensor, size: int) -> list[torch.Tensor]:
+    """Row indices of micro-batches of at most `size` rows that never split a unit (rows of a unit are
+    consecutive and at most `size`), in row order, so the episodes of a task group stay side by side."""
+    _, counts = torch.unique_consecutive(units, return_counts=True)
+    chunks, start, current = [], 0, 0
+    for count in counts.tolist():
+        if current + count > size and current:
+            chunks.append(torch.arange(start, start + current))
+            start, current = start + current, 0
+        current += count
+    if current:
+        chunks.append(torch.arange(start, start + current))
+    return chunks
 
 
 def _zero_loss(model) -> torch.Tensor:

@@ -1,6 +1,16 @@
-"""Training-step overhead of entropy dynamics (measurement + monitor + controller + bonus), as ratios.
+"""Training-step overhead of entropy dynamics (`--feature entropy`) or of SEAL (`--feature seal`), as ratios.
 
-One trainer, one rollout batch. Timed, interleaved A/B over `--repeats` rounds, medians reported:
+--feature seal: SEAL on (seal: true, defaults) vs off, one rollout batch, interleaved A/B medians:
+- update (same rows): zero-advantage skipping disabled on both sides, so the difference is SEAL's own work
+  (pooling, head, BCE, the extra backward into the backbone);
+- update (as trained): with SEAL on, zero-advantage rows carry the SEAL gradient and are run; off, they
+  are skipped exactly;
+- step = rollout + update, on vs off (the rollout is the same: the head is never used at generation);
+- peak memory of the update above what was allocated before it (glibc mallinfo2, sampled every 0.2 ms
+  in a thread: torch's CPU tensors live there), on vs off, same rows.
+The target for both step time and peak memory is <= 1.10.
+
+--feature entropy: one trainer, one rollout batch. Timed, interleaved A/B over `--repeats` rounds, medians reported:
 - rollout: the collector with full-vocabulary token-entropy recording on vs off (same seed, same tokens);
 - monitor: entropy statistics, degeneration metrics, eruption detector and controller, per step;
 - update (same rows): forward/backward over the SAME step rows with the entropy bonus on vs off
@@ -10,22 +20,25 @@ One trainer, one rollout batch. Timed, interleaved A/B over `--repeats` rounds, 
   This is a consequence of the objective, reported separately;
 - step = rollout + monitor + update, entropy on vs off (same rows), the figure the target (<= 1.05) is for.
 
-    python scripts/bench_train_step.py [--model runs/quickstart/final|tiny] [--episodes 64] [--repeats 5]
+    python scripts/bench_train_step.py [--feature entropy|seal] [--model runs/quickstart/final|tiny]
+                                       [--episodes 64] [--repeats 5]
 Prints JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import statistics
 import tempfile
+import threading
 import time
 
 import torch
 
 
-def build_trainer(model_path: str, tokenizer, episodes: int, entropy_control: str, output_dir: str):
+def build_trainer(model_path: str, tokenizer, episodes: int, entropy_control: str, output_dir: str, seal=False):
     from transformers import AutoModelForCausalLM
 
     from agentrl.config import AgentRLConfig
@@ -49,6 +62,7 @@ def build_trainer(model_path: str, tokenizer, episodes: int, entropy_control: st
         report_to=[],
         max_steps=1,
         seed=0,
+        seal=seal,
     )
     trainer = AgentGRPOTrainer(
         model=AutoModelForCausalLM.from_pretrained(model_path),
@@ -66,8 +80,55 @@ def timed(fn) -> float:
     return time.perf_counter() - started
 
 
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+def _allocated_bytes() -> int:
+    """Bytes the C heap has handed out (small blocks + mmapped large ones): glibc's mallinfo2."""
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = _MallInfo2
+    info = libc.mallinfo2()
+    return info.uordblks + info.hblkhd
+
+
+def peak_extra_bytes(fn) -> int:
+    """Peak of the allocated heap while `fn` runs, minus what was allocated before it (sampled every 0.2 ms)."""
+    before = _allocated_bytes()
+    peak, done = [before], threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _allocated_bytes())
+            time.sleep(0.0002)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        fn()
+    finally:
+        done.set()
+        thread.join()
+    return max(peak[0], _allocated_bytes()) - before
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--feature", choices=("entropy", "seal"), default="entropy")
     parser.add_argument("--model", default="tiny", help="a trained policy folder (e.g. runs/quickstart/final) or tiny")
     parser.add_argument("--episodes", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5)
@@ -83,6 +144,9 @@ def main() -> None:
     if path == "tiny":
         path = str(build_tiny_model(tempfile.mkdtemp(), make_env("household-easy"), hidden_size=256))
     tokenizer = AutoTokenizer.from_pretrained(path)
+    if options.feature == "seal":
+        print(json.dumps(bench_seal(path, tokenizer, options), indent=2))
+        return
     trainers = {
         "off": build_trainer(path, tokenizer, options.episodes, "none", tempfile.mkdtemp()),
         "on": build_trainer(path, tokenizer, options.episodes, "pulse", tempfile.mkdtemp()),
@@ -144,6 +208,65 @@ def main() -> None:
         "target_ratio": 1.05,
     }
     print(json.dumps(report, indent=2))
+
+
+def bench_seal(path: str, tokenizer, options) -> dict:
+    from envs import make_env
+
+    trainers = {
+        side: build_trainer(path, tokenizer, options.episodes, "none", tempfile.mkdtemp(), seal=side == "on")
+        for side in ("off", "on")
+    }
+    tasks = make_env("household-easy").task_ids("train")
+    inputs = [{"prompt": tasks[i // 8]} for i in range(options.episodes)]
+    group_ids = [i // 8 for i in range(options.episodes)]
+    torch.manual_seed(0)
+    rows = trainers["on"]._generate_and_score_completions(inputs)
+
+    def rollout(side: str) -> None:
+        torch.manual_seed(0)
+        trainers[side].collect_episodes([row["prompt"] for row in inputs], group_ids)
+
+    def update(side: str, same_rows: bool) -> None:
+        trainer = trainers[side]
+        trainer._prepare_inputs = lambda _inputs: rows
+        if same_rows:
+            trainer._zero_advantage_rows_are_inert = lambda: False
+        else:
+            trainer.__dict__.pop("_zero_advantage_rows_are_inert", None)
+        trainer.model.zero_grad(set_to_none=True)
+        trainer.training_step(trainer.model, inputs)
+
+    keys = [f"{kind}_{side}" for kind in ("rollout", "same", "trained", "peak_bytes") for side in ("on", "off")]
+    samples: dict[str, list[float]] = {key: [] for key in keys}
+    for repeat in range(options.repeats):
+        order = ("on", "off") if repeat % 2 == 0 else ("off", "on")
+        for side in order:
+            samples[f"rollout_{side}"].append(timed(lambda side=side: rollout(side)))
+        for side in order:
+            samples[f"same_{side}"].append(timed(lambda side=side: update(side, True)))
+            samples[f"trained_{side}"].append(timed(lambda side=side: update(side, False)))
+            samples[f"peak_bytes_{side}"].append(peak_extra_bytes(lambda side=side: update(side, True)))
+    median = {key: statistics.median(values) for key, values in samples.items()}
+    step = {side: median[f"rollout_{side}"] + median[f"same_{side}"] for side in ("on", "off")}
+    seal_metrics = {k: v[-1] for k, v in trainers["on"]._metrics["train"].items() if k.startswith("seal/")}
+    return {
+        "feature": "seal",
+        "model": options.model,
+        "episodes": options.episodes,
+        "step_rows": int(rows["completion_ids"].size(0)),
+        "repeats": options.repeats,
+        "seconds_median": {key: round(value, 4) for key, value in median.items() if "peak" not in key},
+        "update_peak_extra_mib_median": {
+            side: round(median[f"peak_bytes_{side}"] / 2**20, 1) for side in ("on", "off")
+        },
+        "ratio_update_same_rows": median["same_on"] / median["same_off"],
+        "ratio_update_as_trained": median["trained_on"] / median["trained_off"],
+        "ratio_step_same_rows": step["on"] / step["off"],
+        "ratio_update_peak_memory": median["peak_bytes_on"] / max(median["peak_bytes_off"], 1),
+        "target_ratio": 1.10,
+        "last_seal_metrics": seal_metrics,
+    }
 
 
 if __name__ == "__main__":

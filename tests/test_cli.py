@@ -95,6 +95,11 @@ def test_model_path_that_does_not_exist(tmp_path, capsys, no_model_loading):
         ("starpo_keep_fraction", 0.0, "starpo_keep_fraction must be in (0, 1]"),
         ("overlong_buffer_length", 99, "overlong_buffer_length must be in [0, max_completion_length=16]"),
         ("gigpo_step_norm", "z", "gigpo_step_norm 'z': use std or mean"),
+        ("seal_variant", "triplet", "seal_variant 'triplet': use one of bce, centroid_margin, cosine, supcon"),
+        ("seal_pooling", "token", "seal_pooling 'token': use one of trajectory, step"),
+        ("seal_label", "won", "seal_label 'won': use one of success, reward, advantage"),
+        ("seal_layer", -2, "seal_layer must be -1 (final hidden states) or a decoder layer index >= 0, got -2"),
+        ("seal_head_layers", 0, "seal_head_layers must be >= 1"),
     ],
 )
 def test_bad_credit_assignment_keys(tmp_path, capsys, no_model_loading, key, value, message):
@@ -108,6 +113,7 @@ def test_bad_credit_assignment_keys(tmp_path, capsys, no_model_loading, key, val
         ({"advantage_estimator": "gigpo"}, ["gigpo/shared_anchor_fraction", "advantages/step_std"]),
         ({"empg": True, "advantage_estimator": "rloo"}, ["empg/g_mean", "empg/g_max", "empg/f_mean", "empg/f_max"]),
         ({"dynamic_sampling": True, "loss_type": "grpo"}, ["dapo/generation_rounds", "dapo/dropped_groups"]),
+        ({"seal": True, "micro_batch_rows": 3}, ["seal/loss", "seal/units", "seal/one_class", "seal/pos_fraction"]),
     ],
 )
 def test_credit_assignment_runs_log_their_metrics(tmp_path, changes, keys):

@@ -12,12 +12,13 @@ from agentrl.rollout.episode import Episode, Step
 from tests.test_trainer_loss import make_trainer
 
 
-def step(reward, entropy=0.5, anchor="s0", response_length=3, won=False):
+def step(reward, entropy=0.5, anchor="s0", response_length=3, won=False, prompt_ids=(5, 6, 7), response_ids=None):
+    response_ids = [9] * response_length if response_ids is None else list(response_ids)
     return Step(
-        prompt_ids=[5, 6, 7],
-        response_ids=[9] * response_length,
-        logprobs=[-0.1] * response_length,
-        entropies=[entropy] * response_length,
+        prompt_ids=list(prompt_ids),
+        response_ids=response_ids,
+        logprobs=[-0.1] * len(response_ids),
+        entropies=[entropy] * len(response_ids),
         response="r",
         action="a",
         format_valid=True,

@@ -26,6 +26,11 @@ def global_sum(values: torch.Tensor) -> torch.Tensor:
     return _all_reduce(values.sum(), dist.ReduceOp.SUM)
 
 
+def sum_over_ranks(values: torch.Tensor) -> torch.Tensor:
+    """Entry-wise sum of the same-shaped `values` of every rank (not summed over the entries)."""
+    return _all_reduce(values, dist.ReduceOp.SUM)
+
+
 def global_count(values: torch.Tensor) -> int:
     """Number of entries over every rank."""
     return int(global_sum(torch.tensor(values.numel(), device=values.device)).item())

@@ -251,6 +251,7 @@ def seal_loss(
     group_ids: torch.Tensor | None = None,
     margin: float = 1.0,
     temperature: float = 0.1,
+    one_class_is_zero: bool = True,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """(SEAL loss, metrics) for one batch of rows; see the module docstring for the shapes.
 
@@ -259,6 +260,8 @@ def seal_loss(
     A batch with one class or fewer than 2 units (for supcon: no group holding both classes) gives exactly
     0.0, still connected to `hidden` and to every head parameter (zero gradients), so that DDP / DeepSpeed
     see the same parameters used on every step; seal/one_class = 1.0 says when that happened.
+    `one_class_is_zero=False` (bce only): compute the BCE of every unit even when these rows hold one class:
+    BCE is a mean over units, so a caller that splits a two-class batch into parts sums exact pieces of it.
 
     Metrics (floats): seal/loss, seal/units, seal/one_class, and when there are units seal/pos_fraction and
     seal/accuracy (head logit > 0 vs label; only with a head); seal/centroid_cosine when both classes exist.
@@ -278,7 +281,9 @@ def seal_loss(
     positive = unit_labels > 0.5
     one_class = units < 2 or bool(positive.all()) or not bool(positive.any())
     loss = None
-    if not one_class:
+    if units and not one_class_is_zero and variant == "bce":
+        loss = F.binary_cross_entropy_with_logits(logits, unit_labels)
+    elif not one_class:
         loss = SEAL_VARIANTS[variant](
             z, unit_labels, logits=logits, group_ids=unit_groups, margin=margin, temperature=temperature
         )
