@@ -549,18 +549,30 @@ class AgentGRPOTrainer(GRPOTrainer):
             micro_batches += [(inert, 0.0)] * (count - len(micro_batches))
         total = torch.zeros((), device=self.accelerator.device)
         if count == 0:  # nothing to learn anywhere (every advantage is 0): a zero gradient, no TRL metrics
-            self.accelerator.backward(_zero_loss(model))
+            with _gathered_parameters(model):
+                self.accelerator.backward(_zero_loss(model))
+        sync_gradients = self.accelerator.sync_gradients  # the Trainer's (True: one update per training_step)
         for number, (micro, weight) in enumerate(micro_batches):
             sync = nullcontext() if number == count - 1 else self.accelerator.no_sync(model)
+            # DeepSpeed's backward clips and steps the optimizer whenever sync_gradients is set, so
+            # only the last micro-batch ends the accumulation (no_sync covers DDP and ZeRO-0/1, not ZeRO-2/3).
+            self.accelerator.gradient_state._set_sync_gradients(sync_gradients and number == count - 1)
             with sync, self.compute_loss_context_manager():
                 self.entropy_coef = self._micro_batch_entropy_coef(micro, weight, rows)
                 loss = self.compute_loss(model, micro) * weight
-                if not torch.isfinite(loss):  # a NaN/inf micro-batch must not poison the weights
+                skip = not torch.isfinite(loss)
+                if self.is_deepspeed_enabled:  # ZeRO reduces in every backward: all ranks skip this micro-batch
+                    skip = bool(global_max(torch.tensor(float(skip), device=loss.device)) > 0)
+                if skip:  # a NaN/inf micro-batch must not poison the weights
                     logger.warning("non-finite loss in a micro-batch at step %d: skipped", self.state.global_step)
                     self._metrics["train"]["train/skipped_micro_batches"].append(1.0)
-                    loss = _zero_loss(model)  # still backward, so DDP's all-reduce stays in step
-                self.accelerator.backward(loss)
+                    with _gathered_parameters(model):  # still backward, so DDP's all-reduce stays in step
+                        loss = _zero_loss(model)
+                        self.accelerator.backward(loss)
+                else:
+                    self.accelerator.backward(loss)
                 total += loss.detach()
+        self.accelerator.gradient_state._set_sync_gradients(sync_gradients)
         self._step += 1
         # TRL logs its per-micro-batch entropy_coef; the controller's coefficient is entropy/coef.
         self._metrics["train"].pop("entropy_coef", None)
@@ -674,6 +686,16 @@ def _distribution_metrics(prefix: str, values: torch.Tensor) -> dict[str, float]
 def _zero_loss(model) -> torch.Tensor:
     """0 x every trainable parameter: a backward that touches them all (DDP syncs) and adds no gradient."""
     return sum(p.sum() for p in model.parameters() if p.requires_grad) * 0.0
+
+
+def _gathered_parameters(model):
+    """ZeRO-3 keeps a shard of each parameter: gather them (every rank) for `_zero_loss` and its backward."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not any(hasattr(p, "ds_id") for p in params):
+        return nullcontext()
+    import deepspeed  # only under ZeRO-3, as TRL does
+
+    return deepspeed.zero.GatheredParameters(params)
 
 
 def _per_row(value: Any) -> bool:
