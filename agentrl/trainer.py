@@ -27,7 +27,6 @@ from accelerate.utils import gather_object
 from datasets import Dataset
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import GRPOTrainer
-from trl.models.utils import unwrap_model_for_generation
 from trl.trainer.utils import use_adapter
 
 from agentrl.algorithms import (
@@ -46,6 +45,7 @@ from agentrl.config import AgentRLConfig
 from agentrl.entropy import EntropyMonitor, EruptionDetector, degeneration_counts, entropy_metrics, make_controller
 from agentrl.rollout import HFGenerator, PromptBuilder, RolloutCollector, per_step_rows
 from agentrl.rollout.episode import Episode
+from agentrl.rollout.generator import unwrap_for_generation
 from envs.base import TextEnv
 
 logger = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ class AgentGRPOTrainer(GRPOTrainer):
     def collect_episodes(self, task_ids: list[str], group_ids: list[int]) -> list[Episode]:
         """Play one episode per task id with the current policy (sampling at `temperature`)."""
         with (
-            unwrap_model_for_generation(
+            unwrap_for_generation(
                 self.model_wrapped,
                 self.accelerator,
                 gather_deepspeed3_params=self.args.ds3_gather_for_generation,
