@@ -288,6 +288,11 @@ class AgentRLConfig(GRPOConfig):
                 f"process and must be a multiple of num_generations ({self.num_generations}), so that every group "
                 "of rollouts of a task stays on one process (e.g. 8 tasks x 8 rollouts = 64)."
             )
+        if not self.ds3_gather_for_generation:
+            raise ValueError(
+                "ds3_gather_for_generation: false is not supported: ranks play episodes of different lengths, so "
+                "under ZeRO-3 each rank generates with the whole weights gathered (keep the default, true)."
+            )
         if self.micro_batch_rows < 1:
             raise ValueError(f"micro_batch_rows must be >= 1, got {self.micro_batch_rows}")
         from agentrl.entropy.control import CONTROLLERS

@@ -93,6 +93,7 @@ def train(args: AgentRLConfig) -> dict:
 
     from agentrl.callbacks import MetricsJsonlCallback, RichProgressCallback
     from agentrl.models import build_tiny_model, load_policy, load_tokenizer, lora_config
+    from agentrl.rollout.generator import unwrap_for_generation
     from agentrl.sft import sft_warmup
     from agentrl.trainer import AgentGRPOTrainer
 
@@ -159,18 +160,20 @@ def train(args: AgentRLConfig) -> dict:
     trainer.save_model(str(final_dir))
     if state.is_main_process:
         tokenizer.save_pretrained(final_dir)
-    trained = trainer.accelerator.unwrap_model(trainer.model)
     result = {
         "split": args.eval_split,
         "num_tasks": args.eval_num_tasks,
         "temperature": args.eval_temperature,
         "seed": args.seed,
     }
+    # Under ZeRO-3 every rank gathers the full weights; the main process evaluates alone.
+    with unwrap_for_generation(trainer.model_wrapped, trainer.accelerator) as trained:
+        if state.is_main_process:
+            # after a shift, the policy is judged on the environment it was last trained on
+            shifted = args.env_shift_step is not None and trainer.state.global_step > args.env_shift_step
+            final_env_factory = env_factory_for(args, shifted=True) if shifted else env_factory
+            after = evaluate_model(trained, tokenizer, args, final_env_factory)
     if state.is_main_process:
-        # after a shift, the policy is judged on the environment it was last trained on
-        shifted = args.env_shift_step is not None and trainer.state.global_step > args.env_shift_step
-        final_env_factory = env_factory_for(args, shifted=True) if shifted else env_factory
-        after = evaluate_model(trained, tokenizer, args, final_env_factory)
         wall_time_s = round(time.perf_counter() - started, 1)
         result.update(env_shifted_for_after=shifted, before=before, after=after, wall_time_s=wall_time_s)
         with open(output_dir / "eval.json", "w") as f:

@@ -157,6 +157,16 @@ class SealCapture:
         self._totals += torch.tensor(
             [metrics["seal/loss"] * units, metrics.get("seal/accuracy", 0.0) * units, units], dtype=torch.float64
         )
+        # The SEAL loss leaves the forward beside its output, so DDP's search for unused parameters (which walks
+        # back from the output) would miss the head and then see its gradient twice. Adding 0 x loss to the
+        # output links them; the values are unchanged and so is the gradient (0 x anything adds nothing).
+        tie = 0.0 * self._loss
+        if isinstance(output, torch.Tensor):
+            return output + tie
+        if isinstance(output, tuple) and not hasattr(output, "keys"):
+            return (output[0] + tie, *output[1:])
+        output[next(iter(output.keys()))] = output[0] + tie  # a ModelOutput: its first field is the hidden states
+        return output
 
     def _accumulate(self, hidden: torch.Tensor, mask: torch.Tensor, units: torch.Tensor) -> None:
         """Add each row's token sum of hidden states to its unit's sum (rows without tokens add nothing)."""

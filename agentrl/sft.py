@@ -19,7 +19,9 @@ from envs.base import TextEnv
 
 def sft_warmup(model_path: str, tokenizer, env: TextEnv, args: AgentRLConfig, save_dir: str | Path) -> Path:
     """Train `model_path` on expert steps of `args.sft_num_tasks` train tasks; save to `save_dir`."""
+    from accelerate.state import AcceleratorState
     from trl import SFTConfig, SFTTrainer
+    from trl.models.utils import unwrap_model_for_generation
 
     from agentrl.models import load_policy, lora_config
 
@@ -57,11 +59,15 @@ def sft_warmup(model_path: str, tokenizer, env: TextEnv, args: AgentRLConfig, sa
     trainer.train()
     trainer.accelerator.wait_for_everyone()
     save_dir = Path(save_dir)
-    if trainer.accelerator.is_main_process:
-        model = trainer.accelerator.unwrap_model(trainer.model)
-        if args.use_peft:  # fold the warm-up adapter in: RL then trains a fresh adapter on the warmed-up base
-            model = model.merge_and_unload()
-        model.save_pretrained(save_dir)
-        tokenizer.save_pretrained(save_dir)
+    # Under ZeRO-3 every rank gathers the full weights here (TRL's helper); otherwise a plain unwrap.
+    with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator) as model:
+        if trainer.accelerator.is_main_process:
+            if args.use_peft:  # fold the warm-up adapter in: RL then trains a fresh adapter on the warmed-up base
+                model = model.merge_and_unload()
+            model.save_pretrained(save_dir)
+            tokenizer.save_pretrained(save_dir)
     trainer.accelerator.wait_for_everyone()
+    if trainer.is_deepspeed_enabled:
+        # accelerate allows one DeepSpeed plugin per process state: the RL trainer's Accelerator brings its own.
+        AcceleratorState._reset_state()
     return save_dir

@@ -27,7 +27,6 @@ from accelerate.utils import gather_object
 from datasets import Dataset
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import GRPOTrainer
-from trl.models.utils import unwrap_model_for_generation
 from trl.trainer.utils import use_adapter
 
 from agentrl.algorithms import (
@@ -54,6 +53,7 @@ from agentrl.config import AgentRLConfig
 from agentrl.entropy import EntropyMonitor, EruptionDetector, degeneration_counts, entropy_metrics, make_controller
 from agentrl.rollout import HFGenerator, PromptBuilder, RolloutCollector, per_step_rows
 from agentrl.rollout.episode import Episode
+from agentrl.rollout.generator import unwrap_for_generation
 from agentrl.seal_capture import HEAD_NAME, SealCapture, attach_seal_head
 from envs.base import TextEnv
 
@@ -184,7 +184,7 @@ class AgentGRPOTrainer(GRPOTrainer):
     def collect_episodes(self, task_ids: list[str], group_ids: list[int]) -> list[Episode]:
         """Play one episode per task id with the current policy (sampling at `temperature`)."""
         with (
-            unwrap_model_for_generation(
+            unwrap_for_generation(
                 self.model_wrapped,
                 self.accelerator,
                 gather_deepspeed3_params=self.args.ds3_gather_for_generation,
@@ -554,10 +554,10 @@ class AgentGRPOTrainer(GRPOTrainer):
         (empty loss mask, advantage 0): TRL gathers per-row tensors, which needs equal shapes.
         """
         size = self.args.micro_batch_rows
-        if self.args.seal:  # whole SEAL units per micro-batch (a unit has at most `size` rows), groups together
-            chunks = _pack_units(rows["seal_units"], size)
+        lengths = rows["prompt_mask"].sum(1) + rows["completion_mask"].sum(1)
+        if self.args.seal:  # whole SEAL units per micro-batch (a unit has at most `size` rows)
+            chunks = _pack_units(rows["seal_units"], lengths.cpu(), size, keep_order=self.args.seal_variant == "supcon")
         else:
-            lengths = rows["prompt_mask"].sum(1) + rows["completion_mask"].sum(1)
             order = torch.argsort(lengths, stable=True)
             if self._zero_advantage_rows_are_inert():
                 # Exact shortcut: such a row's loss and gradient are exactly 0; it still counts in the
@@ -630,19 +630,31 @@ class AgentGRPOTrainer(GRPOTrainer):
         total = torch.zeros((), device=self.accelerator.device)
         self.seal_capture.begin_update(rows)
         if count == 0:  # nothing to learn anywhere (every advantage is 0): a zero gradient, no TRL metrics
-            self.accelerator.backward(_zero_loss(model))
+            with _gathered_parameters(model):
+                self.accelerator.backward(_zero_loss(model))
+        sync_gradients = self.accelerator.sync_gradients  # the Trainer's (True: one update per training_step)
         for number, (micro, weight) in enumerate(micro_batches):
             sync = nullcontext() if number == count - 1 else self.accelerator.no_sync(model)
+            # DeepSpeed's backward clips and steps the optimizer whenever sync_gradients is set, so
+            # only the last micro-batch ends the accumulation (no_sync covers DDP and ZeRO-0/1, not ZeRO-2/3).
+            self.accelerator.gradient_state._set_sync_gradients(sync_gradients and number == count - 1)
             with sync, self.compute_loss_context_manager():
                 self.entropy_coef = self._micro_batch_entropy_coef(micro, weight, rows)
                 self.seal_capture.arm(micro)
                 loss = self.compute_loss(model, micro) * weight + self.seal_capture.take_loss()
-                if not torch.isfinite(loss):  # a NaN/inf micro-batch must not poison the weights
+                skip = not torch.isfinite(loss)
+                if self.is_deepspeed_enabled:  # ZeRO reduces in every backward: all ranks skip this micro-batch
+                    skip = bool(global_max(torch.tensor(float(skip), device=loss.device)) > 0)
+                if skip:  # a NaN/inf micro-batch must not poison the weights
                     logger.warning("non-finite loss in a micro-batch at step %d: skipped", self.state.global_step)
                     self._metrics["train"]["train/skipped_micro_batches"].append(1.0)
-                    loss = _zero_loss(model)  # still backward, so DDP's all-reduce stays in step
-                self.accelerator.backward(loss)
+                    with _gathered_parameters(model):  # still backward, so DDP's all-reduce stays in step
+                        loss = _zero_loss(model)
+                        self.accelerator.backward(loss)
+                else:
+                    self.accelerator.backward(loss)
                 total += loss.detach()
+        self.accelerator.gradient_state._set_sync_gradients(sync_gradients)
         self._step += 1
         for name, value in self.seal_capture.finish_update(self.accelerator.device).items():
             self._metrics["train"][name].append(value)
@@ -755,24 +767,39 @@ def _distribution_metrics(prefix: str, values: torch.Tensor) -> dict[str, float]
     }
 
 
-def _pack_units(units: torch.Tensor, size: int) -> list[torch.Tensor]:
-    """Row indices of micro-batches of at most `size` rows that never split a unit (rows of a unit are
-    consecutive and at most `size`), in row order, so the episodes of a task group stay side by side."""
-    _, counts = torch.unique_consecutive(units, return_counts=True)
-    chunks, start, current = [], 0, 0
-    for count in counts.tolist():
-        if current + count > size and current:
-            chunks.append(torch.arange(start, start + current))
-            start, current = start + current, 0
-        current += count
+def _pack_units(units: torch.Tensor, lengths: torch.Tensor, size: int, keep_order: bool) -> list[torch.Tensor]:
+    """Row indices of micro-batches of at most `size` rows that never split a unit (a unit's rows are
+    consecutive and at most `size`). Units are taken longest row first, so a micro-batch pads little, or,
+    with `keep_order`, in row order, so the episodes of a task group sit side by side (supcon)."""
+    _, inverse, counts = torch.unique_consecutive(units, return_inverse=True, return_counts=True)
+    starts = torch.cumsum(counts, 0) - counts
+    longest = torch.zeros(counts.numel(), dtype=lengths.dtype).scatter_reduce(0, inverse, lengths, "amax")
+    order = range(counts.numel()) if keep_order else torch.argsort(longest, stable=True).tolist()
+    chunks, current = [], []
+    for unit in order:
+        count = int(counts[unit])
+        if len(current) + count > size and current:
+            chunks.append(torch.tensor(current))
+            current = []
+        current += range(int(starts[unit]), int(starts[unit]) + count)
     if current:
-        chunks.append(torch.arange(start, start + current))
+        chunks.append(torch.tensor(current))
     return chunks
 
 
 def _zero_loss(model) -> torch.Tensor:
     """0 x every trainable parameter: a backward that touches them all (DDP syncs) and adds no gradient."""
     return sum(p.sum() for p in model.parameters() if p.requires_grad) * 0.0
+
+
+def _gathered_parameters(model):
+    """ZeRO-3 keeps a shard of each parameter: gather them (every rank) for `_zero_loss` and its backward."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not any(hasattr(p, "ds_id") for p in params):
+        return nullcontext()
+    import deepspeed  # only under ZeRO-3, as TRL does
+
+    return deepspeed.zero.GatheredParameters(params)
 
 
 def _per_row(value: Any) -> bool:

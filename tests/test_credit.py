@@ -200,25 +200,12 @@ def test_overlong_penalty_by_hand():
 def test_empg_on_two_processes_equals_one_process(tmp_path):
     """accelerate launch, 2 CPU processes (gloo): min/max/means are global, so the result is the single-process one."""
     import json
-    import os
-    import subprocess
-    import sys
 
+    from tests.launch import ROOT, accelerate_launch
     from tests.scripts.empg_two_ranks import BATCH
 
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    accelerate = os.path.join(os.path.dirname(sys.executable), "accelerate")
     out = tmp_path / "empg.json"
-    done = subprocess.run(
-        [accelerate, "launch", "--config_file", os.path.join(root, "recipes/accelerate/cpu_ddp_2.yaml")]
-        + ["--main_process_port", "29531", os.path.join(root, "tests/scripts/empg_two_ranks.py"), str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=root,
-        env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": root},
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    accelerate_launch("cpu_ddp_2.yaml", 29531, [f"{ROOT}/tests/scripts/empg_two_ranks.py", str(out)], timeout=300)
     single = empg_advantages(
         T(BATCH["advantages"]), T(BATCH["entropies"]), T(BATCH["episode_ids"]), T(BATCH["step_ids"]), k=1.3, zeta=0.2
     )

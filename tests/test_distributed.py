@@ -4,15 +4,11 @@ also through dynamic-sampling rounds, GiGPO and EMPG's global batch statistics."
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import yaml
 
+from tests.launch import accelerate_launch
 from tests.test_cli import TINY_RUN
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_two_process_run_trains_and_finishes(tmp_path):
@@ -28,17 +24,7 @@ def test_two_process_run_trains_and_finishes(tmp_path):
         "max_generation_rounds": 2,
     }
     (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe))
-    accelerate = os.path.join(os.path.dirname(sys.executable), "accelerate")
-    done = subprocess.run(
-        [accelerate, "launch", "--config_file", os.path.join(ROOT, "recipes/accelerate/cpu_ddp_2.yaml")]
-        + ["--main_process_port", "29532", "-m", "agentrl", "train", "--config", str(tmp_path / "recipe.yaml")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=ROOT,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    accelerate_launch("cpu_ddp_2.yaml", 29532, ["-m", "agentrl", "train", "--config", str(tmp_path / "recipe.yaml")])
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     steps = [r for r in records if "reward/mean" in r]
     assert len(steps) == 2

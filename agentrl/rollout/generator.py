@@ -6,7 +6,8 @@ scale-out) plugs in as another class with the same `generate` method.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -116,6 +117,7 @@ class HFGenerator:
             attention_mask=attention_mask.to(device),
             generation_config=self.generation_config,
             logits_processor=LogitsProcessorList([recorder]),
+            synced_gpus=False,  # whole weights on every rank (unwrap_for_generation): ranks generate alone
         )
         generated = output[:, width:].cpu()
         logprobs, entropies = (t.cpu() for t in recorder.finish(output[:, -1]))
@@ -133,3 +135,31 @@ class HFGenerator:
                 )
             )
         return results
+
+
+@contextmanager
+def unwrap_for_generation(model, accelerator, gather_deepspeed3_params: bool = True, **kwargs) -> Iterator:
+    """TRL's `unwrap_model_for_generation`, safe for ranks that generate different numbers of times.
+
+    Under ZeRO-3 TRL gathers the full weights and removes DeepSpeed's per-module hooks, but DeepSpeed's
+    top-level pre-forward hook stays, and while its module trace is being (re)recorded it broadcasts to
+    the other ranks in the first forwards. With the weights gathered no forward needs another rank, so
+    that hook is suspended too: multi-turn rollouts (episodes of different lengths on different ranks)
+    and an evaluation on the main process alone generate independently. Elsewhere: TRL's helper as is.
+    """
+    from trl.models.utils import unwrap_model_for_generation
+
+    with unwrap_model_for_generation(
+        model, accelerator, gather_deepspeed3_params=gather_deepspeed3_params, **kwargs
+    ) as unwrapped:
+        offload = getattr(getattr(model, "optimizer", None), "parameter_offload", None)  # ZeRO-3 engines only
+        handle = getattr(offload, "fwd_pre_hook", None)
+        hook = None
+        if gather_deepspeed3_params and handle is not None:
+            hook = unwrapped._forward_pre_hooks.pop(handle.id, None)
+        try:
+            yield unwrapped
+        finally:
+            if hook is not None:  # back in first place, where DeepSpeed registered it
+                unwrapped._forward_pre_hooks[handle.id] = hook
+                unwrapped._forward_pre_hooks.move_to_end(handle.id, last=False)
