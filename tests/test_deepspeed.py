@@ -23,6 +23,7 @@ LAUNCH = {  # accelerate config and a port of its own for every 2-process launch
     "zero2_nan": ("cpu_zero2_2.yaml", 29545),
     "ddp_seal": ("cpu_ddp_2.yaml", 29546),
     "zero2_seal": ("cpu_zero2_2.yaml", 29547),
+    "zero3_seal": ("cpu_zero3_2.yaml", 29548),
 }
 # grpo: per-row means, so each micro-batch's weight depends on its rows and on the number of processes
 OVERRIDES = {"loss_type": "grpo"}
@@ -110,16 +111,17 @@ def test_a_non_finite_micro_batch_is_skipped_on_every_rank_under_deepspeed(runs)
 SEAL = {"seal": True, "seal_coef": 1.0}  # a large coefficient, so the SEAL part of the update is far above 1e-5
 
 
-def test_a_seal_update_is_the_same_on_one_and_two_processes_ddp_zero2(runs):
+def test_a_seal_update_is_the_same_on_one_and_two_processes_ddp_zero2_zero3(runs):
     """SEAL's loss is scaled per micro-batch by its share of the global batch's trajectories: with uneven ranks
-    and several micro-batches each, 1 process, DDP and ZeRO-2 give the same weights, head included."""
+    and several micro-batches each, 1 process, DDP, ZeRO-2 and ZeRO-3 (the head called inside the forward,
+    its parameters gathered) give the same weights, head included."""
     single, summary = runs("single_seal", overrides=SEAL)
     assert summary["seal"]["seal/one_class"] == 0.0  # the batch holds won and lost episodes
     plain, _ = runs("single")
     assert any("seal_head" in key for key in single)
     backbone = [key for key in plain]
     assert max_abs_diff({k: single[k] for k in backbone}, plain) > 1e-4  # SEAL changed the backbone's update
-    for name in ("ddp_seal", "zero2_seal"):
+    for name in ("ddp_seal", "zero2_seal", "zero3_seal"):
         weights, two = runs(name, overrides=SEAL)
         assert two["seal"]["seal/loss"] == pytest.approx(summary["seal"]["seal/loss"], rel=1e-5)
         assert max_abs_diff(weights, single) < TOLERANCE, name
