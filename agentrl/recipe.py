@@ -98,5 +98,32 @@ def validate(args: AgentRLConfig) -> None:
                 f"resume_from_checkpoint {resume!r} is not a checkpoint folder. Point it at OUTPUT_DIR/checkpoint-N, "
                 "or use `auto` to continue from the newest checkpoint in output_dir."
             )
+    if args.use_vllm:
+        raise RecipeError(
+            "use_vllm: true is not supported yet: agentrl's multi-turn rollouts generate with the Hugging Face backend "
+            "(a vLLM backend is planned). Remove use_vllm from the recipe."
+        )
+    check_processes_fit_devices(args)
     if args.eval_split not in SPLITS:
         raise RecipeError(f"eval_split {args.eval_split!r} is not a split; use one of {SPLITS}")
+
+
+def check_processes_fit_devices(args: AgentRLConfig) -> None:
+    """More processes on this machine than GPUs, or several GPU processes on a machine without one: say so now,
+    not as a device-ordinal error deep inside the first forward."""
+    processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    if args.use_cpu or processes <= 1:
+        return
+    import torch
+
+    devices = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if devices == 0:
+        raise RecipeError(
+            f"{processes} processes were launched on this machine but it has no GPU: set use_cpu: true in the recipe "
+            "(CPU processes, e.g. with recipes/accelerate/cpu_ddp_2.yaml) or launch on a machine with GPUs."
+        )
+    if processes > devices:
+        raise RecipeError(
+            f"{processes} processes were launched on this machine but it has {devices} GPU(s): set num_processes: "
+            f"{devices} in the accelerate config (or pass --num_processes {devices} to accelerate launch)."
+        )

@@ -344,3 +344,50 @@ def test_eval_baselines_without_a_model(capsys, tmp_path):
     assert code == 0 and result["agent"] == "random" and result["env_errors"] == 0
     assert result["success_rate"] == wins / 60 and result["episode_length"] == steps / 60
     assert result["by_task_type"]["pick_and_place_simple"]["num_episodes"] == 60
+
+
+def test_vllm_is_refused_with_the_reason(tmp_path, capsys, no_model_loading):
+    code, err = run_cli(capsys, "train", "--config", str(write_recipe(tmp_path, use_vllm=True)))
+    assert code == 2 and "use_vllm: true is not supported yet" in err and "Remove use_vllm" in err
+
+
+def test_more_processes_than_devices(tmp_path, capsys, no_model_loading, monkeypatch):
+    import torch
+
+    from agentrl.config import AgentRLConfig
+    from agentrl.errors import RecipeError
+    from agentrl.recipe import check_processes_fit_devices
+
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")  # as accelerate launch sets it for 4 processes on this machine
+    code, err = run_cli(capsys, "train", "--config", str(write_recipe(tmp_path, use_cpu=False)))
+    assert code == 2 and "4 processes" in err and "no GPU" in err and "use_cpu: true" in err
+    args = AgentRLConfig(output_dir=str(tmp_path), use_cpu=False, bf16=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a machine with 2 GPUs
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    with pytest.raises(RecipeError, match=r"has 2 GPU\(s\).*--num_processes 2"):
+        check_processes_fit_devices(args)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    check_processes_fit_devices(args)  # as many processes as GPUs: accepted
+
+
+def test_every_accelerate_config_is_valid():
+    """Each config under recipes/accelerate loads as accelerate's own config; DeepSpeed ones keep accumulation at 1
+    (agentrl accumulates over step rows itself); the CPU ones run 2 processes without mixed precision."""
+    from pathlib import Path
+
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    folder = Path(__file__).resolve().parents[1] / "recipes" / "accelerate"
+    names = sorted(path.name for path in folder.glob("*.yaml"))
+    assert {"single_gpu.yaml", "multi_gpu.yaml", "zero2.yaml", "zero3.yaml", "zero3_offload.yaml", "fsdp2.yaml"} <= set(
+        names
+    )
+    for name in names:
+        config = load_config_from_file(str(folder / name))
+        if str(config.distributed_type) == "DistributedType.DEEPSPEED":
+            assert config.deepspeed_config["gradient_accumulation_steps"] == 1, name
+            assert not config.deepspeed_config.get("zero3_init_flag", False), name  # the policy loads whole
+        if name.startswith("cpu_"):
+            assert config.num_processes == 2 and config.mixed_precision == "no", name
+        else:
+            assert config.mixed_precision == "bf16" and not config.use_cpu, name
