@@ -1,4 +1,4 @@
-"""`agentrl train | eval | envs | play`.
+"""`agentrl train | eval | envs | play | plot | export`.
 
 agentrl train --config recipes/quickstart.yaml [--any_field value ...]
 accelerate launch [--num_processes N ...] -m agentrl train --config ...
@@ -6,6 +6,7 @@ agentrl eval --model RUN_DIR/final --env household-easy --split eval_in --num_ta
 agentrl eval --agent random|expert --env household --split eval_out      # baselines, no model
 agentrl envs                                                              # environments, splits, sizes
 agentrl plot RUN_DIR [RUN_DIR ...] [--output DIR]
+agentrl export RUN_DIR [--merge] [--output DIR]    # what final/ is; --merge: LoRA adapter -> plain HF model
 agentrl play ENV [--agent human|random|expert] [--task ID] [--split SPLIT]
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from agentrl.errors import RecipeError
 
@@ -292,7 +294,54 @@ def _plot(argv: list[str]) -> None:
     print("\n".join(paths))
 
 
-COMMANDS = {"train": _train, "eval": _eval, "envs": _envs, "play": _play, "plot": _plot}
+def _export(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(
+        prog="agentrl export",
+        description="What a run's model is; with --merge, its LoRA adapter folded into a plain transformers model "
+        "(base + adapter, merge_and_unload) saved with the tokenizer; with --output alone, a copy of the folder. "
+        "The SEAL head of a `seal: true` LoRA run (seal_head, saved in the adapter) is used only by the training "
+        "loss: the merged causal LM leaves it out (it stays in the adapter folder).",
+    )
+    parser.add_argument(
+        "model",
+        metavar="RUN_DIR_OR_MODEL",
+        help="a run directory (its final/ is used), or a model or LoRA adapter folder (RUN_DIR/final, checkpoint-N)",
+    )
+    parser.add_argument("--merge", action="store_true", help="merge the LoRA adapter into its base model")
+    parser.add_argument(
+        "--output", help="folder to write (must be new or empty); with --merge the default is RUN_DIR/merged"
+    )
+    parser.add_argument(
+        "--base", help="the adapter's base model, when adapter_config.json's base_model_name_or_path has moved"
+    )
+    options = parser.parse_args(argv)
+    from agentrl import export
+
+    folder = export.model_folder(options.model)
+    if options.base and not options.merge:
+        raise RecipeError("--base is used only with --merge; add --merge, or drop --base")
+    if not options.merge:
+        print(export.describe(folder))
+        if options.output:
+            print(f"[agentrl] copied to {export.copy_model(folder, Path(options.output))}")
+        return
+    output = Path(options.output) if options.output else export.default_merge_output(folder)
+    result = export.merge_adapter(folder, output, options.base)
+    print(f"[agentrl] merged {folder} into its base {result['base']}")
+    if result["seal_head_params"]:
+        print(
+            f"[agentrl] the SEAL head ({result['seal_head_params']} parameters, training only) is not part of the "
+            f"merged model; it stays in {folder}"
+        )
+    if result["trivial"]:
+        print("[agentrl] note: every LoRA B matrix is zero, so the merged model equals its base (an untrained adapter)")
+    print(
+        f"[agentrl] merged model written to {output}/ (loads with AutoModelForCausalLM.from_pretrained; "
+        f"evaluate it with `agentrl eval --model {output}`)"
+    )
+
+
+COMMANDS = {"train": _train, "eval": _eval, "envs": _envs, "play": _play, "plot": _plot, "export": _export}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,8 +39,6 @@ def check_model_name_or_path(name: str) -> None:
 
     if name == TINY_MODEL:
         return
-    # A hub id is "name" or "org/name"; anything else is meant as a local path.
-    looks_like_path = name.startswith((".", "/", "~")) or not _HUB_ID.match(name)
     path = Path(name).expanduser()
     if path.exists():
         if not (path / "config.json").exists() and not (path / "adapter_config.json").exists():
@@ -48,13 +46,50 @@ def check_model_name_or_path(name: str) -> None:
                 f"model_name_or_path {name!r} is a folder without config.json or adapter_config.json. Point it at a "
                 f"saved model (e.g. RUN_DIR/final), a hub id like Qwen/Qwen2.5-1.5B-Instruct, or '{TINY_MODEL}'."
             )
+        if is_adapter_folder(path):
+            adapter_base(path)  # its base model must be there too
         return
-    if looks_like_path:
+    if _looks_like_path(name):
         raise ModelPathError(
             f"model_name_or_path {name!r} does not exist. Fix the path in the recipe key `model_name_or_path` "
             f"(or --model_name_or_path), use a hub id like Qwen/Qwen2.5-1.5B-Instruct, or '{TINY_MODEL}' for the "
             "offline tiny model."
         )
+
+
+def _looks_like_path(name: str) -> bool:
+    """A hub id is "name" or "org/name"; anything else is meant as a local path."""
+    return name.startswith((".", "/", "~")) or not _HUB_ID.match(name)
+
+
+def is_adapter_folder(path: str | os.PathLike) -> bool:
+    """A PEFT adapter folder (adapter_config.json), as `final/` of a `use_peft: true` run."""
+    return (Path(path).expanduser() / "adapter_config.json").is_file()
+
+
+def adapter_base(folder: str | os.PathLike) -> str:
+    """The base model of the adapter in `folder` (adapter_config.json's base_model_name_or_path), checked.
+
+    agentrl's runs write a local path there (RUN_DIR/base_model or RUN_DIR/sft_warmup): when it no longer
+    exists (the run folder was moved or copied), a ModelPathError says so and how to fix it. Hub ids are not checked.
+    """
+    folder = Path(folder).expanduser()
+    config = folder / "adapter_config.json"
+    try:
+        base = json.loads(config.read_text()).get("base_model_name_or_path")
+    except (OSError, ValueError) as error:
+        raise ModelPathError(f"cannot read {str(config)!r}: {error}") from error
+    if not base:
+        raise ModelPathError(f"{str(config)!r} names no base_model_name_or_path; set it to the base model's folder")
+    if _looks_like_path(base) and not Path(base).expanduser().exists():
+        sibling = folder.parent / Path(base).name  # the same run's copy, when the whole run folder moved
+        found = f" The run folder holds {str(sibling)!r}: use that." if (sibling / "config.json").is_file() else ""
+        raise ModelPathError(
+            f"the base model of the LoRA adapter {str(folder)!r} does not exist: {base!r} (base_model_name_or_path "
+            f"in {str(config)!r}; was the run folder moved?).{found} Fix base_model_name_or_path there, or merge the "
+            f"adapter with `agentrl export {folder} --merge --base BASE_MODEL_FOLDER`."
+        )
+    return base
 
 
 def train_tokenizer(corpus: Iterable[str], vocab_size: int = 1024):

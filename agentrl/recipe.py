@@ -98,6 +98,14 @@ def validate(args: AgentRLConfig) -> None:
                 f"resume_from_checkpoint {resume!r} is not a checkpoint folder. Point it at OUTPUT_DIR/checkpoint-N, "
                 "or use `auto` to continue from the newest checkpoint in output_dir."
             )
+    from agentrl.models import is_adapter_folder
+
+    if args.seal and is_adapter_folder(args.model_name_or_path):
+        raise RecipeError(
+            f"seal: true with model_name_or_path {args.model_name_or_path!r}, a LoRA adapter folder: SEAL attaches its "
+            "head before the adapter is created. Merge it first (`agentrl export "
+            f"{args.model_name_or_path} --merge`) and start from the merged model with use_peft: true."
+        )
     if args.use_vllm:
         raise RecipeError(
             "use_vllm: true is not supported yet: agentrl's multi-turn rollouts generate with the Hugging Face backend "

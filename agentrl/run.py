@@ -63,13 +63,16 @@ def evaluate_model(model, tokenizer, args: AgentRLConfig, env_factory) -> dict:
     return summary
 
 
-def _resume_target(value: str | None, output_dir: Path) -> str | bool | None:
-    """`auto` / `true` / `last`: the newest checkpoint-* in output_dir if there is one (else a fresh start);
-    a path: that checkpoint; None: a fresh start."""
+def _resume_target(value: str | None, output_dir: Path) -> str | None:
+    """`auto` / `true` / `last`: the newest complete checkpoint-* in output_dir, if there is one (else a fresh
+    start); a path: that checkpoint; None: a fresh start."""
+    from agentrl.checkpoints import latest_complete_checkpoint
+
     if value is None or str(value).lower() in RESUME_NONE:
         return None
     if str(value).lower() in RESUME_LATEST:
-        return True if any(output_dir.glob("checkpoint-*")) else None
+        latest = latest_complete_checkpoint(output_dir)
+        return None if latest is None else str(latest)
     return value  # a checkpoint folder (recipe validation checked it exists)
 
 
@@ -92,13 +95,23 @@ def train(args: AgentRLConfig) -> dict:
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     from agentrl.callbacks import MetricsJsonlCallback, RichProgressCallback
-    from agentrl.models import build_tiny_model, load_policy, load_tokenizer, lora_config
+    from agentrl.errors import RecipeError
+    from agentrl.models import build_tiny_model, is_adapter_folder, load_policy, load_tokenizer, lora_config
     from agentrl.rollout.generator import unwrap_for_generation
     from agentrl.sft import sft_warmup
     from agentrl.trainer import AgentGRPOTrainer
 
     _quiet_libraries()
     started = time.perf_counter()
+    # A LoRA adapter folder (an earlier use_peft run's final/ or checkpoint): RL trains that adapter on, with its own
+    # rank and target modules, whatever use_peft says (TRL refuses a second adapter on a PEFT model).
+    continue_adapter = is_adapter_folder(args.model_name_or_path)
+    if continue_adapter and args.sft_warmup_steps > 0:
+        raise RecipeError(
+            f"model_name_or_path {args.model_name_or_path!r} is a LoRA adapter folder: set sft_warmup_steps: 0 "
+            f"(RL trains the adapter on as it is), or merge it first (`agentrl export {args.model_name_or_path} "
+            "--merge`) and start from the merged model."
+        )
     # Let TrainingArguments set up the process group (gloo on CPU, nccl on GPU) exactly as the Trainer will,
     # so the barriers below are real barriers under accelerate launch / torchrun.
     _ = args.device
@@ -130,6 +143,9 @@ def train(args: AgentRLConfig) -> dict:
         model_path = str(warm_path)
 
     model = load_policy(model_path, dtype="auto")
+    if continue_adapter and state.is_main_process:
+        unused = "; the recipe's lora_* settings are not used" if args.use_peft else ""
+        print(f"[agentrl] {model_path} is a LoRA adapter: RL trains it on{unused}")
     before = None
     if state.is_main_process:
         before = evaluate_model(model.to(state.device), tokenizer, args, env_factory)
@@ -148,13 +164,16 @@ def train(args: AgentRLConfig) -> dict:
         env_factory=env_factory,
         shifted_env_factory=env_factory_for(args, shifted=True) if args.env_shift_step is not None else None,
         processing_class=tokenizer,
-        peft_config=lora_config(args) if args.use_peft else None,
+        peft_config=lora_config(args) if args.use_peft and not continue_adapter else None,
         callbacks=callbacks,
     )
     if args.progress_bar:
         trainer.remove_callback(PrinterCallback)
         trainer.remove_callback(ProgressCallback)
-    trainer.train(resume_from_checkpoint=_resume_target(args.resume_from_checkpoint, output_dir))
+    resume = _resume_target(args.resume_from_checkpoint, output_dir)
+    if resume is not None and state.is_main_process:
+        print(f"[agentrl] resuming from {resume}")
+    trainer.train(resume_from_checkpoint=resume)
 
     final_dir = output_dir / "final"
     trainer.save_model(str(final_dir))

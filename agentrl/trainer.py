@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from accelerate.utils import gather_object
 from datasets import Dataset
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 from trl import GRPOTrainer
 from trl.trainer.utils import use_adapter
 
@@ -49,6 +49,7 @@ from agentrl.algorithms.distributed import (
     sum_over_ranks,
 )
 from agentrl.algorithms.seal import seal_labels
+from agentrl.checkpoints import mark_checkpoint_complete
 from agentrl.config import AgentRLConfig
 from agentrl.entropy import EntropyMonitor, EruptionDetector, degeneration_counts, entropy_metrics, make_controller
 from agentrl.rollout import HFGenerator, PromptBuilder, RolloutCollector, per_step_rows
@@ -667,11 +668,23 @@ class AgentGRPOTrainer(GRPOTrainer):
     ENTROPY_STATE_FILE = "agentrl_entropy_state.json"
 
     def _save_checkpoint(self, model, trial):
-        super()._save_checkpoint(model, trial)
+        """TRL/HF's checkpoint, then agentrl's state, then the completion mark (written last, by the main process,
+        once every rank has written its part): a run killed while saving leaves a folder without the mark, which
+        `resume_from_checkpoint: auto` skips. Old checkpoints are rotated out only after the new one is complete."""
+        limit, self.args.save_total_limit = self.args.save_total_limit, None
+        try:
+            super()._save_checkpoint(model, trial)
+        finally:
+            self.args.save_total_limit = limit
+        run_dir = self._get_output_dir(trial=trial)
+        folder = os.path.join(run_dir, f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
         if self.args.should_save:
-            folder = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
-            with open(os.path.join(self._get_output_dir(trial=trial), folder, self.ENTROPY_STATE_FILE), "w") as f:
+            with open(os.path.join(folder, self.ENTROPY_STATE_FILE), "w") as f:
                 json.dump({"monitor": self.entropy_monitor.state_dict(), "coef": self._update_entropy_coef}, f)
+        self.accelerator.wait_for_everyone()
+        if self.args.should_save:
+            mark_checkpoint_complete(folder)
+            rotate_checkpoints(run_dir, limit, self.state.best_model_checkpoint, use_mtime=True)
 
     def _load_optimizer_and_scheduler(self, checkpoint):
         super()._load_optimizer_and_scheduler(checkpoint)
