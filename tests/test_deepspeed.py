@@ -24,6 +24,8 @@ LAUNCH = {  # accelerate config and a port of its own for every 2-process launch
     "ddp_seal": ("cpu_ddp_2.yaml", 29546),
     "zero2_seal": ("cpu_zero2_2.yaml", 29547),
     "zero3_seal": ("cpu_zero3_2.yaml", 29548),
+    "ddp_two": ("cpu_ddp_2.yaml", 29549),
+    "zero2_two": ("cpu_zero2_2.yaml", 29550),
 }
 # grpo: per-row means, so each micro-batch's weight depends on its rows and on the number of processes
 OVERRIDES = {"loss_type": "grpo"}
@@ -124,4 +126,16 @@ def test_a_seal_update_is_the_same_on_one_and_two_processes_ddp_zero2_zero3(runs
     for name in ("ddp_seal", "zero2_seal", "zero3_seal"):
         weights, two = runs(name, overrides=SEAL)
         assert two["seal"]["seal/loss"] == pytest.approx(summary["seal"]["seal/loss"], rel=1e-5)
+        assert max_abs_diff(weights, single) < TOLERANCE, name
+
+
+def test_two_updates_are_the_same_on_one_and_two_processes_ddp_zero2(runs):
+    """The second update starts from the first's weights, optimizer and scheduler state (the training set is the
+    global batch, so it trains on the same episodes again): still the same weights on 1 and 2 processes."""
+    single, summary = runs("single_two", overrides={"max_steps": 2})
+    assert summary["global_step"] == 2
+    assert max_abs_diff(single, runs("single")[0]) > 1e-4  # the second update moved the weights again
+    for name in ("ddp_two", "zero2_two"):
+        weights, two = runs(name, overrides={"max_steps": 2})
+        assert two["global_step"] == 2
         assert max_abs_diff(weights, single) < TOLERANCE, name

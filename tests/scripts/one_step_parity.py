@@ -1,4 +1,5 @@
-"""One optimizer update of AgentGRPOTrainer on scripted episodes; the trained weights go to a file.
+"""One optimizer update of AgentGRPOTrainer on scripted episodes (more with --overrides '{"max_steps": N}': each
+trains on the same global batch again); the trained weights go to a file.
 
     python tests/scripts/one_step_parity.py OUT.pt --model MODEL_DIR [--overrides JSON]
     accelerate launch --config_file recipes/accelerate/cpu_ddp_2.yaml tests/scripts/one_step_parity.py OUT.pt ...
