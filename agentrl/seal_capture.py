@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from agentrl.algorithms.distributed import sum_over_ranks
-from agentrl.algorithms.seal import EPS, SealHead, seal_loss
+from agentrl.algorithms.seal import SealHead, cosine, seal_loss
 
 HEAD_NAME = "seal_head"
 
@@ -198,8 +198,7 @@ class SealCapture:
         if n_pos + n_neg:
             metrics["seal/pos_fraction"] = n_pos / (n_pos + n_neg)
         if n_pos and n_neg:
-            mu_pos, mu_neg = mu_pos / n_pos, mu_neg / n_neg
-            metrics["seal/centroid_cosine"] = float(mu_pos @ mu_neg / (mu_pos.norm() * mu_neg.norm()).clamp(min=EPS))
+            metrics["seal/centroid_cosine"] = float(cosine(mu_pos / n_pos, mu_neg / n_neg))
         if self.args.seal:
             loss_sum, accuracy_sum, units = totals.tolist()
             metrics["seal/one_class"] = float(not (n_pos and n_neg))

@@ -160,8 +160,12 @@ def centroid_cosine(z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor | Non
     if z.shape[0] < 2 or bool(positive.all()) or not bool(positive.any()):
         return None
     z = z.float()
-    mu_pos, mu_neg = z[positive].mean(0), z[~positive].mean(0)
-    return (mu_pos @ mu_neg) / (mu_pos.norm() * mu_neg.norm()).clamp(min=EPS)
+    return cosine(z[positive].mean(0), z[~positive].mean(0))
+
+
+def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """<a, b> / (||a|| ||b||), 0 (not NaN) when either is the zero vector."""
+    return (a @ b) / (a.norm() * b.norm()).clamp(min=EPS)
 
 
 # ---------------------------------------------------------------------------------------- variants
