@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
 
-from tests.launch import ROOT, accelerate_launch
+from tests.launch import ROOT, accelerate_launch, run_python
 
 HARNESS = os.path.join(ROOT, "tests/scripts/one_step_parity.py")
 LAUNCH = {  # accelerate config and a port of its own for every 2-process launch
@@ -37,15 +35,7 @@ def run_harness(out, model_dir, launch=None, overrides=None, nan_micro_batch=Non
     if nan_micro_batch is not None:
         arguments += ["--nan_micro_batch", nan_micro_batch]
     if launch is None:
-        done = subprocess.run(
-            [sys.executable, HARNESS, *arguments],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            cwd=ROOT,
-            env={**os.environ, "OMP_NUM_THREADS": "1"},
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
+        run_python([HARNESS, *arguments])
     else:
         accelerate_launch(*LAUNCH[launch], [HARNESS, *arguments])
     with open(f"{out}.json") as f:
