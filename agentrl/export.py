@@ -50,7 +50,7 @@ def model_folder(path: str) -> Path:
 
 def _adapter_base(folder: Path, base: str | None) -> str:
     """`base` (--base) if given, else the adapter's own base_model_name_or_path; either checked to exist."""
-    from agentrl.models import ModelPathError, _looks_like_path, adapter_base
+    from agentrl.models import ModelPathError, adapter_base, looks_like_path
 
     if base is None:
         try:
@@ -58,7 +58,7 @@ def _adapter_base(folder: Path, base: str | None) -> str:
         except ModelPathError as error:
             raise RecipeError(str(error)) from error
     path = Path(base).expanduser()
-    if (path.exists() and not (path / "config.json").is_file()) or (not path.exists() and _looks_like_path(base)):
+    if (path.exists() and not (path / "config.json").is_file()) or (not path.exists() and looks_like_path(base)):
         raise RecipeError(
             f"--base {base!r} is not a model folder (no config.json there): pass the folder of the adapter's base "
             "model (for an agentrl run, RUN_DIR/base_model or RUN_DIR/sft_warmup) or a hub id."

@@ -49,7 +49,7 @@ def check_model_name_or_path(name: str) -> None:
         if is_adapter_folder(path):
             adapter_base(path)  # its base model must be there too
         return
-    if _looks_like_path(name):
+    if looks_like_path(name):
         raise ModelPathError(
             f"model_name_or_path {name!r} does not exist. Fix the path in the recipe key `model_name_or_path` "
             f"(or --model_name_or_path), use a hub id like Qwen/Qwen2.5-1.5B-Instruct, or '{TINY_MODEL}' for the "
@@ -57,7 +57,7 @@ def check_model_name_or_path(name: str) -> None:
         )
 
 
-def _looks_like_path(name: str) -> bool:
+def looks_like_path(name: str) -> bool:
     """A hub id is "name" or "org/name"; anything else is meant as a local path."""
     return name.startswith((".", "/", "~")) or not _HUB_ID.match(name)
 
@@ -81,7 +81,7 @@ def adapter_base(folder: str | os.PathLike) -> str:
         raise ModelPathError(f"cannot read {str(config)!r}: {error}") from error
     if not base:
         raise ModelPathError(f"{str(config)!r} names no base_model_name_or_path; set it to the base model's folder")
-    if _looks_like_path(base) and not Path(base).expanduser().exists():
+    if looks_like_path(base) and not Path(base).expanduser().exists():
         sibling = folder.parent / Path(base).name  # the same run's copy, when the whole run folder moved
         found = f" The run folder holds {str(sibling)!r}: use that." if (sibling / "config.json").is_file() else ""
         raise ModelPathError(
