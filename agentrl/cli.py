@@ -96,6 +96,12 @@ def _eval(argv: list[str]) -> None:
     parser.add_argument("--temperature", type=float, default=0.0)
     parser.add_argument("--max_new_tokens", type=int, default=32)
     parser.add_argument("--history_length", type=int, default=2)
+    parser.add_argument(
+        "--trajectory_format",
+        choices=("per_step", "concat"),
+        help="as the policy was trained (default: the run's config.yaml next to --model, else per_step)",
+    )
+    parser.add_argument("--max_episode_tokens", type=int, help="concat: token budget of an episode (default as above)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (a run's eval.json records its own)")
     parser.add_argument("--max_episode_steps", type=int, help="episode step limit (default: the env's own)")
     parser.add_argument("--env_workers", type=int, default=0, help="worker processes for the environments")
@@ -130,6 +136,11 @@ def _eval(argv: list[str]) -> None:
         from agentrl.models import load_policy, load_tokenizer
 
         model, tokenizer = load_policy(options.model), load_tokenizer(options.model)
+        trained_as = _run_config(options.model)
+        if options.trajectory_format is None:
+            options.trajectory_format = trained_as.get("trajectory_format", "per_step")
+        if options.max_episode_tokens is None:
+            options.max_episode_tokens = trained_as.get("max_episode_tokens", 4096)
         summary, _ = evaluate_policy(
             model,
             tokenizer,
@@ -138,6 +149,8 @@ def _eval(argv: list[str]) -> None:
             max_new_tokens=options.max_new_tokens,
             temperature=options.temperature,
             history_length=options.history_length,
+            trajectory_format=options.trajectory_format,
+            max_episode_tokens=options.max_episode_tokens,
             seed=options.seed,
             env_workers=options.env_workers,
             env_step_timeout_s=options.env_step_timeout_s,
@@ -159,6 +172,19 @@ def _eval(argv: list[str]) -> None:
     if options.output:
         with open(options.output, "w") as f:
             f.write(text + "\n")
+
+
+def _run_config(model: str) -> dict:
+    """The recipe of the run a model folder belongs to (RUN_DIR/config.yaml next to RUN_DIR/final), or {}."""
+    from pathlib import Path
+
+    import yaml
+
+    path = Path(model).expanduser().parent / "config.yaml"
+    try:
+        return yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
 
 
 def _install_hint(name: str, error: BaseException) -> str:

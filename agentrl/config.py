@@ -91,6 +91,30 @@ class AgentRLConfig(GRPOConfig):
     history_length: int = field(
         default=2, metadata={"help": "K: how many past (observation, action) pairs each step prompt shows."}
     )
+    trajectory_format: str = field(
+        default="per_step",
+        metadata={
+            "help": "per_step: one training row per step, each prompt rebuilt from the last history_length turns (the "
+            "ALFWorld/WebShop benchmark protocol) | concat: one row per episode, the whole conversation as one "
+            "sequence built by appending token ids, environment and tool text masked out of the loss (tool-using "
+            "agents; needed for tool environments). See docs/multiturn.md."
+        },
+    )
+    max_episode_tokens: int = field(
+        default=4096,
+        metadata={
+            "help": "concat: token budget of a whole episode (prompt, every turn, every environment answer). A turn "
+            "starts only if max_completion_length more tokens fit; otherwise the episode ends there, marked truncated "
+            "(mask_truncated_completions then leaves its row out of the loss)."
+        },
+    )
+    concat_template_check: str = field(
+        default="warn",
+        metadata={
+            "help": "concat: at start, check that re-rendering a conversation with the chat template gives the "
+            "appended ids (templates that drop earlier reasoning, like Qwen3's, do not): warn | error | off."
+        },
+    )
     invalid_format_penalty: float = field(
         default=0.1, metadata={"help": "Reward subtracted for a response without <think>..</think><action>..</action>."}
     )
@@ -330,6 +354,7 @@ class AgentRLConfig(GRPOConfig):
                 f"got {self.overlong_buffer_length}"
             )
         self._check_seal()
+        self._check_trajectory_format()
         if self.history_length < 0:
             raise ValueError(f"history_length must be >= 0, got {self.history_length}")
         import yaml
@@ -343,6 +368,27 @@ class AgentRLConfig(GRPOConfig):
         if (self.env_shift_step is None) != (not self.env_shift_kwargs):
             raise ValueError("env_shift_step and env_shift_kwargs go together: set both (or neither)")
         super().__post_init__()
+
+    def _check_trajectory_format(self) -> None:
+        from agentrl.rollout.contexts import TRAJECTORY_FORMATS
+
+        if self.trajectory_format not in TRAJECTORY_FORMATS:
+            raise ValueError(
+                f"trajectory_format {self.trajectory_format!r}: use one of {', '.join(TRAJECTORY_FORMATS)}"
+            )
+        if self.concat_template_check not in ("warn", "error", "off"):
+            raise ValueError(f"concat_template_check {self.concat_template_check!r}: use warn, error or off")
+        if self.trajectory_format == "concat":
+            if self.max_episode_tokens <= self.max_completion_length:
+                raise ValueError(
+                    f"max_episode_tokens ({self.max_episode_tokens}) must exceed max_completion_length "
+                    f"({self.max_completion_length}, the per-turn budget): it bounds the whole conversation"
+                )
+            if self.seal and self.seal_pooling == "step":
+                raise ValueError(
+                    "seal_pooling: step needs trajectory_format: per_step (a concat row is a whole episode); "
+                    "use seal_pooling: trajectory"
+                )
 
     def _check_seal(self) -> None:
         from agentrl.algorithms.seal import SEAL_LABEL_RULES, SEAL_POOLINGS, seal_variant_names

@@ -57,6 +57,19 @@ def summarize(episodes: Sequence[Episode]) -> dict[str, float]:
         "env_errors": sum(e.error is not None for e in episodes),
         "num_episodes": count,
         "by_task_type": _by_task_type(episodes),
+    } | tool_use_summary(episodes)
+
+
+def tool_use_summary(episodes: Sequence[Episode]) -> dict[str, float]:
+    """Tool environments: calls per episode, and the share of calls (a malformed output counts as one) that failed."""
+    steps = [s for e in episodes for s in e.steps]
+    if not any(e.tools for e in episodes):
+        return {}
+    attempts = sum(s.tool_calls + (not s.format_valid) for s in steps)  # an output without a well-formed call: 1
+    return {
+        "tool_calls_per_episode": sum(s.tool_calls for s in steps) / max(len(episodes), 1),
+        "tool_failure_rate": sum(s.tool_failures for s in steps) / max(attempts, 1),
+        "malformed_call_rate": sum(not s.format_valid for s in steps) / max(len(steps), 1),
     }
 
 
@@ -73,6 +86,8 @@ def evaluate_policy(
     seed: int = 0,
     env_workers: int = 0,
     env_step_timeout_s: float = 60.0,
+    trajectory_format: str = "per_step",
+    max_episode_tokens: int = 4096,
 ) -> tuple[dict[str, float], list[Episode]]:
     """Play one episode per task (batched) and summarise. temperature 0 = greedy.
 
@@ -88,6 +103,9 @@ def evaluate_policy(
         invalid_format_penalty=0.0,
         env_workers=env_workers,
         env_step_timeout_s=env_step_timeout_s,
+        trajectory_format=trajectory_format,
+        max_episode_tokens=max_episode_tokens,
+        max_turn_tokens=max_new_tokens,
     )
     generator = HFGenerator(model, tokenizer, max_new_tokens=max_new_tokens, temperature=temperature)
     episodes: list[Episode] = []

@@ -26,6 +26,8 @@ CHATML_TEMPLATE = (
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 # The response format's tags are single tokens so a tiny model emits them in one step.
 FORMAT_TOKENS = ["<think>", "</think>", "<action>", "</action>"]
+# Tool environments: Qwen2.5's tool-call and tool-response tags (single tokens in Qwen2.5's own vocabulary too).
+TOOL_TOKENS = ["<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>"]
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
 
 
@@ -92,8 +94,16 @@ def adapter_base(folder: str | os.PathLike) -> str:
     return base
 
 
-def train_tokenizer(corpus: Iterable[str], vocab_size: int = 1024):
-    """A byte-level BPE tokenizer trained in memory on `corpus`, with ChatML special tokens and template."""
+def qwen2_5_chat_template() -> str:
+    """Qwen2.5-Instruct's chat template (tools in the system prompt, <tool_call> / <tool_response>), as TRL ships it."""
+    from trl.chat_template_utils import qwen2_5_chat_template as template
+
+    return template
+
+
+def train_tokenizer(corpus: Iterable[str], vocab_size: int = 1024, tools: bool = False):
+    """A byte-level BPE tokenizer trained in memory on `corpus`, with ChatML special tokens and template
+    (`tools`: Qwen2.5's template and tool tags, for tool environments)."""
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
     from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
@@ -117,7 +127,7 @@ def train_tokenizer(corpus: Iterable[str], vocab_size: int = 1024):
         show_progress=False,
     )
     tokenizer.train_from_iterator(corpus, trainer=trainer)
-    tokenizer.add_tokens(FORMAT_TOKENS)
+    tokenizer.add_tokens(FORMAT_TOKENS + (TOOL_TOKENS if tools else []))
     wrapped = PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
         eos_token="<|im_end|>",
@@ -125,16 +135,31 @@ def train_tokenizer(corpus: Iterable[str], vocab_size: int = 1024):
         additional_special_tokens=["<|im_start|>"],
         model_max_length=4096,
     )
-    wrapped.chat_template = CHATML_TEMPLATE
+    wrapped.chat_template = qwen2_5_chat_template() if tools else CHATML_TEMPLATE
     return wrapped
 
 
-def environment_corpus(env, prompt_builder, num_tasks: int = 300) -> list[str]:
-    """Text the tiny tokenizer is trained on: rendered prompts and expert responses of expert episodes."""
-    from agentrl.rollout.demos import expert_episodes_text
+def has_tools(env) -> bool:
+    """The environment's actions are tool calls (envs/tools.py): its reset info declares tools."""
+    return bool(env.reset(env.task_ids("train")[0])[1].get("tools"))
 
+
+def environment_corpus(env, prompt_builder, num_tasks: int = 300) -> list[str]:
+    """Text the tiny tokenizer is trained on: rendered prompts and expert responses of expert episodes (tool
+    environments: whole expert conversations rendered by Qwen2.5's template, tool declarations included)."""
+    from transformers.utils.chat_template_utils import render_jinja_template
+
+    from agentrl.rollout.demos import expert_conversations, expert_episodes_text
+
+    task_ids = env.task_ids("train")[:num_tasks]
+    if has_tools(env):
+        template = qwen2_5_chat_template()
+        return [
+            render_jinja_template([messages], tools=tools, chat_template=template)[0][0]
+            for messages, tools in expert_conversations(env, prompt_builder, task_ids)
+        ]
     # The chat template's role names belong to every prompt: give them whole tokens too.
-    return ["user\nassistant\n"] * 100 + expert_episodes_text(env, prompt_builder, env.task_ids("train")[:num_tasks])
+    return ["user\nassistant\n"] * 100 + expert_episodes_text(env, prompt_builder, task_ids)
 
 
 def build_tiny_model(
@@ -152,7 +177,7 @@ def build_tiny_model(
 
     save_dir = Path(save_dir)
     corpus = environment_corpus(env, PromptBuilder(tokenizer=None))
-    tokenizer = train_tokenizer(corpus, vocab_size=vocab_size)
+    tokenizer = train_tokenizer(corpus, vocab_size=vocab_size, tools=has_tools(env))
     config = Qwen2Config(
         vocab_size=len(tokenizer),
         hidden_size=hidden_size,

@@ -59,6 +59,8 @@ def evaluate_model(model, tokenizer, args: AgentRLConfig, env_factory) -> dict:
         seed=args.seed,
         env_workers=args.env_workers,
         env_step_timeout_s=args.env_step_timeout_s,
+        trajectory_format=args.trajectory_format,
+        max_episode_tokens=args.max_episode_tokens,
     )
     return summary
 

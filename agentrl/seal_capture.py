@@ -33,6 +33,7 @@ from torch import nn
 
 from agentrl.algorithms.distributed import sum_over_ranks
 from agentrl.algorithms.seal import SealHead, cosine, seal_loss
+from agentrl.rollout.samples import loss_mask
 
 HEAD_NAME = "seal_head"
 
@@ -131,7 +132,7 @@ class SealCapture:
             return
         self._captured = True  # once per micro-batch: a checkpointed layer's recomputation in backward is not seen
         hidden = output if isinstance(output, torch.Tensor) else output[0]
-        mask = micro["completion_mask"]
+        mask = loss_mask(micro)  # generated tokens only (concat rows: not the environment's)
         hidden = hidden[:, -mask.size(1) :]  # the completion columns: the hidden states of the generated tokens
         self._accumulate(hidden.detach(), mask, micro["seal_units"])
         if not self.args.seal:

@@ -2,7 +2,8 @@
 
 The demonstrations are rendered through the same prompt builder as the rollouts and passed to
 SFTTrainer pre-tokenized, with a completion mask, so the warm-up teaches exactly the token layout the
-policy sees during RL. Only the response tokens are trained.
+policy sees during RL (one row per step, or one per episode in concat mode). Only the expert's response
+tokens are trained.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 from datasets import Dataset
 
 from agentrl.config import AgentRLConfig
-from agentrl.rollout.demos import expert_sft_rows
+from agentrl.rollout.demos import expert_concat_rows, expert_sft_rows
 from agentrl.rollout.prompt import PromptBuilder
 from envs.base import TextEnv
 
@@ -25,9 +26,12 @@ def sft_warmup(model_path: str, tokenizer, env: TextEnv, args: AgentRLConfig, sa
 
     from agentrl.models import load_policy, lora_config
 
-    rows = expert_sft_rows(
-        env, PromptBuilder(tokenizer, args.history_length), env.task_ids("train")[: args.sft_num_tasks]
-    )
+    prompt_builder = PromptBuilder(tokenizer, args.history_length)
+    task_ids = env.task_ids("train")[: args.sft_num_tasks]
+    if args.trajectory_format == "concat":  # one row per expert episode, built as the rollouts build theirs
+        rows = expert_concat_rows(env, prompt_builder, task_ids, args.max_episode_tokens, args.max_completion_length)
+    else:
+        rows = expert_sft_rows(env, prompt_builder, task_ids)
     if not rows:
         raise ValueError(f"environment {env.name!r} gave no expert demonstrations; set sft_warmup_steps: 0")
     config = SFTConfig(

@@ -52,9 +52,11 @@ from agentrl.algorithms.seal import seal_labels
 from agentrl.checkpoints import mark_checkpoint_complete
 from agentrl.config import AgentRLConfig
 from agentrl.entropy import EntropyMonitor, EruptionDetector, degeneration_counts, entropy_metrics, make_controller
-from agentrl.rollout import HFGenerator, PromptBuilder, RolloutCollector, per_step_rows
+from agentrl.rollout import HFGenerator, PromptBuilder, RolloutCollector, concat_rows, per_step_rows
+from agentrl.rollout.chat import first_difference, template_report
 from agentrl.rollout.episode import Episode
 from agentrl.rollout.generator import unwrap_for_generation
+from agentrl.rollout.samples import loss_mask
 from agentrl.seal_capture import HEAD_NAME, SealCapture, attach_seal_head
 from envs.base import TextEnv
 
@@ -104,6 +106,8 @@ class AgentGRPOTrainer(GRPOTrainer):
             callbacks=callbacks,
         )
         self.prompt_builder = PromptBuilder(self._tokenizer, history_length=args.history_length)
+        if args.trajectory_format == "concat":
+            self._check_chat_template()
         self.collector = self._make_collector(env_factory)
         self._update_inputs: dict[str, Any] | None = None
         # TRL's loss reads this (HF sets it inside its loop); agentrl never accumulates across dataloader batches.
@@ -123,6 +127,17 @@ class AgentGRPOTrainer(GRPOTrainer):
         self.set_update_entropy_coef(0.0)
         # The hook also runs with SEAL off: seal/centroid_cosine is logged as a diagnostic either way.
         self.seal_capture = SealCapture(self.model, args, self.accelerator.num_processes)
+
+    def _check_chat_template(self) -> None:
+        """concat: say (or stop, per concat_template_check) if the template re-renders history differently."""
+        if self.args.concat_template_check == "off":
+            return
+        report = template_report(self._tokenizer)
+        if report is None:
+            return
+        if self.args.concat_template_check == "error":
+            raise ValueError(report + " Set concat_template_check: warn to train anyway.")
+        logger.warning(report)
 
     @staticmethod
     def _prepare_seal_head(model, args: AgentRLConfig, peft_config):
@@ -156,6 +171,9 @@ class AgentGRPOTrainer(GRPOTrainer):
             self.args.invalid_format_penalty,
             env_workers=self.args.env_workers,
             env_step_timeout_s=self.args.env_step_timeout_s,
+            trajectory_format=self.args.trajectory_format,
+            max_episode_tokens=self.args.max_episode_tokens,
+            max_turn_tokens=self.max_completion_length,
         )
 
     def _shift_environment_if_due(self) -> None:
@@ -224,17 +242,18 @@ class AgentGRPOTrainer(GRPOTrainer):
 
         step_advantages, credit = self._step_advantages(episodes, local_returns)
         metrics.update(credit)
-        rows = per_step_rows(
+        concat = self.args.trajectory_format == "concat"
+        rows = (concat_rows if concat else per_step_rows)(
             episodes,
             step_advantages.tolist(),
             pad_token_id=self._tokenizer.pad_token_id,
             mask_truncated=self.mask_truncated_completions,
         )
-        rows.update(self._seal_rows(episodes, rows, local_returns, step_advantages))
+        rows.update(self._seal_rows(episodes, rows, local_returns, _row_advantages(episodes, step_advantages, concat)))
         rows = {key: value.to(device) for key, value in rows.items()}
-        loss_mask = rows["completion_mask"]
-        rows["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()
-        rows["num_rows_in_batch"] = self.accelerator.gather(torch.tensor(loss_mask.size(0), device=device)).sum()
+        trained = loss_mask(rows)
+        rows["num_items_in_batch"] = self.accelerator.gather(trained.sum()).sum()
+        rows["num_rows_in_batch"] = self.accelerator.gather(torch.tensor(trained.size(0), device=device)).sum()
         self._add_policy_logps(rows)
         self._log_rollout_metrics(first_round, returns, all_group_ids, rollout_seconds)
         mode = "train" if self.model.training else "eval"
@@ -243,14 +262,14 @@ class AgentGRPOTrainer(GRPOTrainer):
         return rows
 
     def _seal_rows(
-        self, episodes: list[Episode], rows: dict[str, Any], returns: torch.Tensor, step_advantages: torch.Tensor
+        self, episodes: list[Episode], rows: dict[str, Any], returns: torch.Tensor, row_advantages: torch.Tensor
     ) -> dict[str, torch.Tensor]:
         """Per row: the SEAL unit (local id), its 0/1 label and task group; for the batch: N units, both classes.
 
         A unit is a trajectory segment of at most micro_batch_rows steps (seal_pooling: trajectory) or a step.
         Labels: success = the episode was won; reward = its return > seal_label_threshold; advantage = its mean
         step advantage > 0 (trajectory) or the step's advantage > 0 (step). Computed with SEAL off too (for the
-        seal/centroid_cosine diagnostic).
+        seal/centroid_cosine diagnostic). `row_advantages`: one per row (concat: the episode's mean step advantage).
         """
         episode_of_row, step_of_row = rows["episode_index"], rows["step_index"]
         if self.args.seal_pooling == "step":
@@ -261,11 +280,11 @@ class AgentGRPOTrainer(GRPOTrainer):
         _, units = torch.unique_consecutive(keys, return_inverse=True)  # rows are in episode, then step order
         rule = self.args.seal_label
         if rule == "advantage" and self.args.seal_pooling != "step":
-            sums = torch.zeros(len(episodes)).index_add(0, episode_of_row, step_advantages.float())
+            sums = torch.zeros(len(episodes)).index_add(0, episode_of_row, row_advantages.float())
             counts = torch.zeros(len(episodes)).index_add(0, episode_of_row, torch.ones(episode_of_row.numel()))
             advantages = (sums / counts.clamp(min=1))[episode_of_row]
         else:
-            advantages = step_advantages.float()
+            advantages = row_advantages.float()
         labels = seal_labels(
             rule,
             won=torch.tensor([float(e.won) for e in episodes])[episode_of_row] if episodes else torch.zeros(0),
@@ -275,7 +294,7 @@ class AgentGRPOTrainer(GRPOTrainer):
         )
         # units with at least one trained token (the pooled mean needs one); labels and counts over all ranks
         count = int(units.max()) + 1 if units.numel() else 0
-        tokens = torch.zeros(count).index_add(0, units, rows["completion_mask"].sum(1).float())
+        tokens = torch.zeros(count).index_add(0, units, loss_mask(rows).sum(1).float())
         unit_labels = torch.zeros(count).scatter(0, units, labels)
         counted = tokens > 0
         device = self.accelerator.device
@@ -585,7 +604,7 @@ class AgentGRPOTrainer(GRPOTrainer):
         if self.loss_type in _PER_ROW_MEAN:
             return micro["completion_ids"].size(0) * processes / rows["num_rows_in_batch"].item()
         if self.loss_type in _PER_TOKEN_MEAN:
-            return micro["completion_mask"].sum().item() * processes / max(rows["num_items_in_batch"].item(), 1)
+            return loss_mask(micro).sum().item() * processes / max(rows["num_items_in_batch"].item(), 1)
         if self.loss_type in _GLOBAL_TOKEN_MEAN:
             return 1.0
         raise ValueError(f"loss_type {self.loss_type!r} is not supported by agentrl's row micro-batching")
@@ -598,7 +617,7 @@ class AgentGRPOTrainer(GRPOTrainer):
         ranks by DDP) that must equal -c * (sum of all S_m) / N, N = loss tokens of all ranks, hence
         entropy_coef_m = c * n_m * P / (N * w_m).
         """
-        tokens = micro["completion_mask"].sum().item()
+        tokens = loss_mask(micro).sum().item()
         if weight == 0.0 or tokens == 0:
             return 0.0
         total = max(rows["num_items_in_batch"].item(), 1)
@@ -696,6 +715,44 @@ class AgentGRPOTrainer(GRPOTrainer):
             self.set_update_entropy_coef(state["coef"])
 
     # ------------------------------------------------------------------ metrics
+    def _conversation_metrics(self, episodes: list[Episode]) -> dict[str, float]:
+        """concat: row length, share of model tokens, token-budget endings, re-rendering mismatches; tool
+        environments: tool calls per episode and the failure rate (an output without a well-formed call counts as
+        one failed attempt). Sums over every rank."""
+        if self.args.trajectory_format != "concat":
+            return {}
+        steps = [step for episode in episodes for step in episode.steps]
+        played = [episode for episode in episodes if episode.steps]
+        chat = self.collector.context.chat
+        rerender_mismatch = sum(
+            first_difference(e.context_ids(), chat.rerender_ids(e.messages, e.tools)) is not None for e in played
+        )
+        totals = _sum_over_ranks(
+            [
+                len(played),
+                sum(len(e.context_ids()) for e in played),
+                sum(len(s.response_ids) for s in steps),
+                sum(e.context_truncated for e in played),
+                rerender_mismatch,
+                float(any(e.tools for e in episodes)),
+                sum(s.tool_calls for s in steps),
+                sum(s.tool_failures for s in steps),
+                sum(s.tool_calls + (not s.format_valid) for s in steps),
+            ],
+            self.accelerator.device,
+        )
+        rows, tokens, generated, cut, mismatched, tool_ranks, calls, failures, attempts = totals
+        metrics = {
+            "concat/row_tokens_mean": tokens / max(rows, 1),
+            "concat/model_token_fraction": generated / max(tokens, 1),
+            "concat/context_truncated_rate": cut / max(rows, 1),
+            "concat/rerender_mismatch_rate": mismatched / max(rows, 1),
+        }
+        if tool_ranks:
+            metrics["tools/calls_per_episode"] = calls / max(rows, 1)
+            metrics["tools/failure_rate"] = failures / max(attempts, 1)
+        return metrics
+
     def _global_mean(self, values: list[float]) -> float:
         """Mean of `values` over every rank's entries (0 when there are none)."""
         return global_mean(torch.tensor(values, dtype=torch.float64, device=self.accelerator.device)).item()
@@ -719,11 +776,18 @@ class AgentGRPOTrainer(GRPOTrainer):
         metric["frac_reward_zero_std"].append(zero_std.float().mean().item())  # TRL's name
         for name, value in self._monitor_entropy(episodes, zero_signal=bool(zero_std.all())).items():
             metric[name].append(value)
-        metric["rollout/rows"].append(self._global_mean([float(len(steps))]) * self.accelerator.num_processes)
+        rows = sum(1 for e in episodes if e.steps) if self.args.trajectory_format == "concat" else len(steps)
+        metric["rollout/rows"].append(self._global_mean([float(rows)]) * self.accelerator.num_processes)
         metric["rollout/response_tokens_mean"].append(self._global_mean([float(len(s.response_ids)) for s in steps]))
         metric["time/rollout_s"].append(rollout_seconds)
+        for name, value in self._conversation_metrics(episodes).items():
+            metric[name].append(value)
         if self.args.env_shift_step is not None:
             metric["env/shifted"].append(float(self.env_factory is self.shifted_env_factory))
+
+
+def _sum_over_ranks(values: list[float], device) -> list[float]:
+    return sum_over_ranks(torch.tensor(values, dtype=torch.float64, device=device)).tolist()
 
 
 def _trim_padding(micro: dict[str, Any]) -> dict[str, Any]:
@@ -748,11 +812,23 @@ _COMPLETION_ALIGNED = (
     "advantages",
     "completion_ids",
     "completion_mask",
+    "tool_mask",
+    "token_step_index",
     "sampling_per_token_logps",
     "rollout_entropies",
     "old_per_token_logps",
     "ref_per_token_logps",
 )
+
+
+def _row_advantages(episodes: list[Episode], step_advantages: torch.Tensor, concat: bool) -> torch.Tensor:
+    """One advantage per training row: the step's (per_step), or the mean over the episode's steps (concat)."""
+    if not concat:
+        return step_advantages
+    lengths = [episode.length for episode in episodes if episode.length]
+    return (
+        torch.stack([chunk.float().mean() for chunk in step_advantages.split(lengths)]) if lengths else step_advantages
+    )
 
 
 def _anchor_key(step) -> Any:
@@ -842,6 +918,8 @@ def _inert_rows(template: dict[str, Any], count: int, pad_token_id: int | None =
         for key, value in template.items()
     }
     inert["completion_mask"] = torch.zeros_like(inert["completion_mask"])
+    if "tool_mask" in inert:
+        inert["tool_mask"] = torch.zeros_like(inert["tool_mask"])
     inert["advantages"] = torch.zeros_like(inert["advantages"])
     return inert
 

@@ -32,6 +32,7 @@ def register_env(name: str, description: str = "") -> Callable[[Callable[..., Te
 def _load_builtin() -> None:
     # Importing the packages runs their @register_env decorators.
     import envs.alfworld  # noqa: F401
+    import envs.factqa  # noqa: F401
     import envs.household  # noqa: F401
     import envs.scienceworld  # noqa: F401
     import envs.textworld  # noqa: F401

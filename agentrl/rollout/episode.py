@@ -10,7 +10,10 @@ from agentrl.entropy.measures import step_entropy
 
 @dataclass
 class Step:
-    prompt_ids: list[int]  # exactly the ids the model was given
+    # per_step: exactly the ids the model was given; concat: the ids added to the context before this turn
+    # (step 0: the first prompt; later: the end of the previous turn and the environment's answer), so the
+    # model was given every step's prompt_ids and response_ids up to here, concatenated (Episode.context_ids)
+    prompt_ids: list[int]
     response_ids: list[int]  # exactly the ids it produced (EOS included when it stopped by itself)
     logprobs: list[float]  # log pi_rollout(token) at the sampling temperature, one per response id
     entropies: list[float]  # full-vocabulary entropy (nats) of each response token's distribution
@@ -24,6 +27,8 @@ class Step:
     anchor: Hashable  # raw-state key of that observation (GiGPO anchor states)
     truncated: bool  # the response hit the token budget without EOS
     unknown_entity: bool = False  # the action named something that does not exist in the episode
+    tool_calls: int = 0  # tool environments: calls attempted this turn
+    tool_failures: int = 0  # tool environments: calls that failed (malformed, unknown tool, bad arguments, raised)
 
     @property
     def entropy(self) -> float:
@@ -40,6 +45,10 @@ class Episode:
     won: bool = False
     error: str | None = None  # the environment raised: the episode ended as failed
     info: dict = field(default_factory=dict)  # last info from the environment
+    # concat format only:
+    messages: list[dict] = field(default_factory=list)  # the conversation (assistant content = decoded response)
+    tools: list[dict] | None = None  # JSON schemas of the tool environment's tools
+    context_truncated: bool = False  # ended because the next turn would not fit in max_episode_tokens
 
     @property
     def total_reward(self) -> float:
@@ -54,3 +63,13 @@ class Episode:
     @property
     def length(self) -> int:
         return len(self.steps)
+
+    def context_ids(self, turn: int | None = None) -> list[int]:
+        """concat: the ids the model was given at `turn` (None: the whole row, every turn's response included)."""
+        ids: list[int] = []
+        for number, step in enumerate(self.steps):
+            ids += step.prompt_ids
+            if number == turn:
+                return ids
+            ids += step.response_ids
+        return ids

@@ -2,7 +2,8 @@
 
 One fresh user message per step (verl-agent style). The exact token ids the model sees are produced
 here, once, by the tokenizer's chat template; the rollout records them and training reuses them, so a
-step's training row can never drift from what the model was shown.
+step's training row can never drift from what the model was shown. In concat mode (rollout/contexts.py)
+the first step's message is the same and each later turn adds only `observation_text`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,14 @@ class PromptBuilder:
         lines.append(
             "Think step by step inside <think> </think>, then give one admissible action inside <action> </action>."
         )
+        return "\n".join(lines)
+
+    def observation_text(self, step_number: int, observation: str, admissible_actions: Sequence[str]) -> str:
+        """concat mode: the user message answering a turn (the history is already in the context)."""
+        lines = [f"You are now at step {step_number}. Current observation: {observation.strip()}"]
+        if admissible_actions:
+            quoted = ", ".join(f'"{action}"' for action in admissible_actions)
+            lines.append(f"Your admissible actions are: [{quoted}]")
         return "\n".join(lines)
 
     def messages(self, task, observation, history, admissible_actions) -> list[dict]:
