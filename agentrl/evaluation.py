@@ -1,12 +1,14 @@
 """Held-out evaluation: success rate and score of a policy, or of a baseline, on an environment split.
 
-Baselines need no model: `random` plays a uniformly random admissible action (seeded per episode),
+Baselines need no model: `random` plays a uniformly random admissible action (seeded per episode; in a
+tool environment, a random tool with arguments drawn from the words of the current observation),
 `expert` plays the environment's oracle (`info["expert_action"]`). They bracket what a policy can do:
 the random rate is the floor RL must beat, the expert rate the ceiling of the task set.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from collections.abc import Callable, Sequence
@@ -119,11 +121,31 @@ def evaluate_policy(
     return summarize(episodes), episodes
 
 
-def _baseline_action(agent: str, info: dict, rng: random.Random) -> str | None:
+def _baseline_action(agent: str, info: dict, tools: list | None, observation: str, rng: random.Random) -> str | None:
     if agent == "expert":
         return info.get("expert_action")
+    if tools:  # a tool environment (declared at reset)
+        return _random_tool_call(tools, observation, rng)
     actions = info.get("admissible_actions") or []
     return rng.choice(actions) if actions else None
+
+
+def _random_tool_call(tools: list[dict], observation: str, rng: random.Random) -> str:
+    """A random tool; each parameter a random value of its JSON type, text parameters two words of the observation."""
+    function = rng.choice(tools)["function"]
+    words = observation.split() or ["none"]
+    arguments = {}
+    for name, spec in function.get("parameters", {}).get("properties", {}).items():
+        kind = spec.get("type")
+        if kind == "integer":
+            arguments[name] = rng.randint(0, 9)
+        elif kind == "number":
+            arguments[name] = round(rng.uniform(0, 10), 2)
+        elif kind == "boolean":
+            arguments[name] = rng.random() < 0.5
+        else:
+            arguments[name] = " ".join(rng.choice(words) for _ in range(2))
+    return json.dumps({"tool_calls": [{"name": function["name"], "arguments": arguments}]})
 
 
 def play_baseline(
@@ -143,9 +165,11 @@ def play_baseline(
     rngs = [random.Random(f"{seed}/{index}") for index in indices]
     observations: dict[int, str] = {}
     infos: dict[int, dict] = {}
+    tools: dict[int, list] = {}
     for slot, result in enumerate(pool.reset_many(list(enumerate(task_ids)))):
         if result.ok:
             observations[slot], infos[slot] = result.observation, result.info
+            tools[slot] = episodes[slot].tools = result.info.get("tools")
             episodes[slot].task, episodes[slot].info = result.info.get("task", ""), result.info
         else:
             episodes[slot].error = f"reset: {result.error}"
@@ -153,7 +177,7 @@ def play_baseline(
     while live:
         actions = {}
         for slot in live:
-            action = _baseline_action(agent, infos[slot], rngs[slot])
+            action = _baseline_action(agent, infos[slot], tools.get(slot), observations[slot], rngs[slot])
             if action is None:
                 missing = "expert_action" if agent == "expert" else "admissible_actions"
                 episodes[slot].error = f"{agent} agent: the environment gives no {missing} here"
@@ -179,6 +203,8 @@ def play_baseline(
                     anchor=infos[slot].get("anchor"),
                     truncated=False,
                     unknown_entity=bool(info.get("unknown_entity", False)),
+                    tool_calls=int(info.get("tool_calls", 0)),
+                    tool_failures=int(info.get("tool_failures", 0)),
                 )
             )
             if not result.ok:

@@ -98,7 +98,14 @@ def train(args: AgentRLConfig) -> dict:
 
     from agentrl.callbacks import MetricsJsonlCallback, RichProgressCallback
     from agentrl.errors import RecipeError
-    from agentrl.models import build_tiny_model, is_adapter_folder, load_policy, load_tokenizer, lora_config
+    from agentrl.models import (
+        build_tiny_model,
+        has_tools,
+        is_adapter_folder,
+        load_policy,
+        load_tokenizer,
+        lora_config,
+    )
     from agentrl.rollout.generator import unwrap_for_generation
     from agentrl.sft import sft_warmup
     from agentrl.trainer import AgentGRPOTrainer
@@ -122,6 +129,11 @@ def train(args: AgentRLConfig) -> dict:
     output_dir.mkdir(parents=True, exist_ok=True)
     env_factory = env_factory_for(args)
     env = env_factory()
+    if args.trajectory_format == "per_step" and has_tools(env):
+        raise RecipeError(
+            f"env {args.env!r} is a tool environment (its actions are tool calls): set trajectory_format: concat in "
+            "the recipe (tool messages are context of one growing conversation; docs/multiturn.md)."
+        )
     if state.is_main_process:
         write_config(args, output_dir)
 

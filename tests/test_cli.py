@@ -123,6 +123,36 @@ def test_credit_assignment_runs_log_their_metrics(tmp_path, changes, keys):
     assert len(steps) == 2 and all(key in r for r in steps for key in keys)
 
 
+@pytest.mark.parametrize(
+    ("changes", "keys"),
+    [
+        (  # step-level credit and SEAL read the same step records in concat mode
+            {"env": "household-easy", "advantage_estimator": "gigpo", "empg": True, "seal": True},
+            ["concat/row_tokens_mean", "concat/rerender_mismatch_rate", "empg/g_mean", "seal/units"],
+        ),
+        ({"env": "factqa-easy", "max_completion_length": 32}, ["tools/calls_per_episode", "tools/failure_rate"]),
+    ],
+)
+def test_concat_runs_train_end_to_end_and_log_their_metrics(tmp_path, changes, keys):
+    """Concat mode through `agentrl train`: SFT on whole expert conversations, RL, evaluation, agentrl eval."""
+    recipe = write_recipe(tmp_path, trajectory_format="concat", max_episode_tokens=1024, sft_warmup_steps=2, **changes)
+    assert main(["train", "--config", str(recipe)]) == 0
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    steps = [r for r in records if "reward/mean" in r]
+    assert len(steps) == 2 and all(key in r for r in steps for key in keys + ["concat/context_truncated_rate"])
+    assert all(r["rollout/rows"] == 4 for r in steps)  # one row per episode
+    # `agentrl eval` on the run reads its trajectory format from config.yaml and gives eval.json's numbers
+    after = json.loads((tmp_path / "run" / "eval.json").read_text())["after"]
+    output = tmp_path / "eval.json"
+    argv = ["eval", "--model", str(tmp_path / "run" / "final"), "--env", changes["env"], "--num_tasks", "4"]
+    argv += ["--temperature", "0.4", "--seed", "7", "--max_new_tokens", str(changes.get("max_completion_length", 16))]
+    assert main(argv + ["--output", str(output)]) == 0
+    again = json.loads(output.read_text())
+    assert (again["success_rate"], again["episode_length"]) == (after["success_rate"], after["episode_length"])
+    if changes["env"].startswith("factqa"):
+        assert {"tool_calls_per_episode", "tool_failure_rate"} <= set(again)
+
+
 def test_resume_from_a_missing_checkpoint(tmp_path, capsys, no_model_loading):
     code, err = run_cli(capsys, "train", "--config", str(write_recipe(tmp_path)), "--resume_from_checkpoint", "nope/x")
     assert code == 2 and "nope/x" in err and "checkpoint" in err and "auto" in err
@@ -391,3 +421,8 @@ def test_every_accelerate_config_is_valid():
             assert config.num_processes == 2 and config.mixed_precision == "no", name
         else:
             assert config.mixed_precision == "bf16" and not config.use_cpu, name
+
+
+def test_a_tool_environment_needs_concat(tmp_path, capsys):
+    code, err = run_cli(capsys, "train", "--config", str(write_recipe(tmp_path, env="factqa-easy")))
+    assert code == 2 and "tool environment" in err and "trajectory_format: concat" in err

@@ -267,3 +267,18 @@ def test_scripted_tool_conversation(tool_tokenizer):
     assert "not closed" in context and 'unknown tool "lookup"' in context  # the errors the model is shown
     for turn, prompts in enumerate(generator.prompts):
         assert ids[: len(prompts[0])] == prompts[0] == episode.context_ids(turn)
+
+
+def test_baselines_play_tool_environments():
+    """random: a random tool with words of the observation as arguments; expert: the oracle's calls."""
+    import functools
+
+    from agentrl.evaluation import evaluate_baseline
+
+    factory = functools.partial(make_env, "factqa-easy")
+    tasks = factory().task_ids("eval_in")[:20]
+    random_summary, episodes = evaluate_baseline("random", factory, tasks, seed=3)
+    expert_summary, _ = evaluate_baseline("expert", factory, tasks)
+    assert random_summary["env_errors"] == 0 and random_summary["tool_calls_per_episode"] >= 1.0
+    assert random_summary["success_rate"] < 0.2 and expert_summary["success_rate"] == 1.0
+    assert all(step.tool_calls == 1 for episode in episodes for step in episode.steps)
