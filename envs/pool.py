@@ -481,13 +481,16 @@ class ProcessEnvPool(EnvPool):
         def send(index: int) -> None:
             batch = queued.pop(index)
             worker = self._workers[index]
+            # Read the progress counter BEFORE sending: once the batch is sent the worker may finish items before
+            # this process runs again, and a count read after that would blame the wrong request for a hang/death.
+            start = worker.progress.value
             try:
                 worker.conn.send([(item.kind, item.slot, item.payload) for item in batch])
             except (OSError, ValueError):  # died between batches: nobody's request is to blame
-                running[index] = (batch, [], worker.progress.value, 0, time.monotonic())
+                running[index] = (batch, [], start, 0, time.monotonic())
                 recover(index, blame=None, why="its worker process died")
                 return
-            running[index] = (batch, self._limits(worker, batch), worker.progress.value, 0, time.monotonic())
+            running[index] = (batch, self._limits(worker, batch), start, 0, time.monotonic())
 
         def recover(index: int, blame: int | None, why: str) -> None:
             """Restart worker `index`; fail batch[blame]; replay its other episodes; queue the rest again."""

@@ -113,6 +113,34 @@ def test_a_raise_a_hang_and_a_dead_worker_end_only_their_own_episodes():
     assert _children() - before == set()  # closed: no worker, no zombie
 
 
+class _SlowAfterSend:
+    """A worker pipe whose sender is descheduled right after each send (as on a loaded machine): the worker then
+    finishes requests before the parent looks at its progress counter again."""
+
+    def __init__(self, conn):
+        self._conn = conn
+
+    def send(self, message) -> None:
+        self._conn.send(message)
+        time.sleep(0.5)
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+
+@needs_proc
+def test_a_slow_parent_still_blames_the_request_that_hung_or_died():
+    """Regression: the pool read the progress counter after sending a batch; when the parent was slow to get back,
+    requests already finished were counted from there and a healthy slot was blamed for its neighbour's hang."""
+    requests = [(slot, f"household-easy/train/{slot:05d}") for slot in range(6)]
+    with ProcessEnvPool(FAULTY, num_envs=6, num_workers=2, timeout_s=3) as pool:
+        for worker in pool._workers:
+            worker.conn = _SlowAfterSend(worker.conn)
+        _, errors = play_expert(pool, requests)
+    assert set(errors) == {1, 2, 3}, errors
+    assert "simulated engine crash" in errors[1] and "worker process died" in errors[3]
+
+
 def test_a_hang_right_after_a_restart_is_caught_within_the_step_limit():
     """Worker 0 holds DIES (slot 0) then HANGS (slot 2): after the death, slot 2 is rebuilt by replay on the new
     worker and then hangs; the step limit, not the 60 s build limit, must catch it."""
