@@ -103,6 +103,9 @@ def _eval(argv: list[str]) -> None:
     )
     parser.add_argument("--max_episode_tokens", type=int, help="concat: token budget of an episode (default as above)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (a run's eval.json records its own)")
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", help="several seeds: every task once per seed, pooled (overrides --seed)"
+    )
     parser.add_argument("--max_episode_steps", type=int, help="episode step limit (default: the env's own)")
     parser.add_argument("--env_workers", type=int, default=0, help="worker processes for the environments")
     parser.add_argument("--env_step_timeout_s", type=float, default=60.0, help="per reset/step, with env_workers")
@@ -141,7 +144,8 @@ def _eval(argv: list[str]) -> None:
             options.trajectory_format = trained_as.get("trajectory_format", "per_step")
         if options.max_episode_tokens is None:
             options.max_episode_tokens = trained_as.get("max_episode_tokens", 4096)
-        summary, _ = evaluate_policy(
+        play = functools.partial(
+            evaluate_policy,
             model,
             tokenizer,
             factory,
@@ -151,23 +155,29 @@ def _eval(argv: list[str]) -> None:
             history_length=options.history_length,
             trajectory_format=options.trajectory_format,
             max_episode_tokens=options.max_episode_tokens,
-            seed=options.seed,
             env_workers=options.env_workers,
             env_step_timeout_s=options.env_step_timeout_s,
         )
     else:
         from agentrl.evaluation import evaluate_baseline
 
-        summary, _ = evaluate_baseline(
+        play = functools.partial(
+            evaluate_baseline,
             options.agent,
             factory,
             task_ids,
-            seed=options.seed,
             env_workers=options.env_workers,
             env_step_timeout_s=options.env_step_timeout_s,
         )
+    from agentrl.evaluation import summarize_seeds, summary_table
+
+    if options.seeds:
+        summary = summarize_seeds({seed: play(seed=seed)[1] for seed in options.seeds})
+    else:
+        summary, _ = play(seed=options.seed)
     summary.update(env=options.env, split=options.split, model=options.model, agent=options.agent)
     text = json.dumps(summary, indent=2)
+    print(summary_table(summary, f"{options.agent} on {options.env} ({options.split})"), file=sys.stderr)
     print(text)
     if options.output:
         with open(options.output, "w") as f:

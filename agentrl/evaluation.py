@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 from collections.abc import Callable, Sequence
 
@@ -55,11 +56,48 @@ def summarize(episodes: Sequence[Episode]) -> dict[str, float]:
         "score": sum(e.score for e in episodes) / count,
         "episode_length": sum(e.length for e in episodes) / count,
         "valid_action_ratio": sum(s.action_valid for s in steps) / max(len(steps), 1),
+        "invalid_action_rate": sum(not s.action_valid for s in steps) / max(len(steps), 1),
         "format_valid_ratio": sum(s.format_valid for s in steps) / max(len(steps), 1),
         "env_errors": sum(e.error is not None for e in episodes),
         "num_episodes": count,
         "by_task_type": _by_task_type(episodes),
     } | tool_use_summary(episodes)
+
+
+def summarize_seeds(episodes_by_seed: dict[int, Sequence[Episode]]) -> dict:
+    """`summarize` over the episodes of every seed pooled (the interval is over tasks x seeds), plus each seed's
+    success rate and their standard deviation (the spread papers report as mean +- std over seeds)."""
+    pooled = summarize([episode for episodes in episodes_by_seed.values() for episode in episodes])
+    rates = [summarize(episodes)["success_rate"] for episodes in episodes_by_seed.values()]
+    mean = sum(rates) / len(rates)
+    std = math.sqrt(sum((rate - mean) ** 2 for rate in rates) / (len(rates) - 1)) if len(rates) > 1 else 0.0
+    return pooled | {"seeds": list(episodes_by_seed), "success_by_seed": rates, "success_std_over_seeds": std}
+
+
+def summary_table(summary: dict, title: str) -> str:
+    """The summary as a text table (rich): the headline figures, then success per task type."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    low, high = summary.get("success_ci95", [0.0, 0.0])
+    rows = [("success", f"{summary['success_rate']:.1%}  [{low:.1%}, {high:.1%}]")]
+    if len(summary.get("seeds", [])) > 1:
+        by_seed = ", ".join(f"{rate:.1%}" for rate in summary["success_by_seed"])
+        rows.append(("success per seed (std)", f"{by_seed} ({summary['success_std_over_seeds']:.1%})"))
+    for key in ("score", "episode_length", "invalid_action_rate", "format_valid_ratio", "tool_calls_per_episode"):
+        if key in summary:
+            rows.append((key.replace("_", " "), f"{summary[key]:.3g}"))
+    rows.append(("episodes", str(summary["num_episodes"])))
+    for task_type, figures in summary.get("by_task_type", {}).items():
+        rows.append((f"  {task_type}", f"{figures['success_rate']:.1%} of {figures['num_episodes']}"))
+    for row in rows:
+        table.add_row(*row)
+    console = Console(width=100, record=True, file=open(os.devnull, "w"))  # noqa: SIM115 - rendered to text only
+    console.print(table)
+    return console.export_text()
 
 
 def tool_use_summary(episodes: Sequence[Episode]) -> dict[str, float]:

@@ -426,3 +426,26 @@ def test_every_accelerate_config_is_valid():
 def test_a_tool_environment_needs_concat(tmp_path, capsys):
     code, err = run_cli(capsys, "train", "--config", str(write_recipe(tmp_path, env="factqa-easy")))
     assert code == 2 and "tool environment" in err and "trajectory_format: concat" in err
+
+
+def test_eval_over_several_seeds_pools_tasks_and_reports_the_spread(capsys):
+    code, out, err = run_cli_out(
+        capsys, "eval", "--agent", "random", "--env", "household-easy", "--num_tasks", "15", "--seeds", "0", "1"
+    )
+    summary = json.loads(out)
+    assert code == 0 and summary["seeds"] == [0, 1] and summary["num_episodes"] == 30
+    assert len(summary["success_by_seed"]) == 2 and "success per seed" in err and "invalid action rate" in err
+
+
+def test_seed_summary_by_hand():
+    from agentrl.evaluation import summarize_seeds
+    from agentrl.rollout.episode import Episode
+
+    def played(won: bool) -> Episode:
+        return Episode(task_id="t", group_id=0, won=won)
+
+    summary = summarize_seeds({0: [played(True), played(False)], 1: [played(True), played(True)]})
+    assert summary["success_rate"] == 0.75 and summary["success_by_seed"] == [0.5, 1.0]
+    assert summary["success_std_over_seeds"] == pytest.approx(0.5 / 2**0.5)  # sample std of 0.5 and 1.0
+    half = 1.96 * (0.75 * 0.25 / 4) ** 0.5  # normal interval over the 4 pooled episodes
+    assert summary["success_ci95"] == pytest.approx([0.75 - half, 1.0])
