@@ -8,9 +8,9 @@ the random rate is the floor RL must beat, the expert rate the ceiling of the ta
 
 from __future__ import annotations
 
+import io
 import json
 import math
-import os
 import random
 from collections.abc import Callable, Sequence
 
@@ -95,7 +95,7 @@ def summary_table(summary: dict, title: str) -> str:
         rows.append((f"  {task_type}", f"{figures['success_rate']:.1%} of {figures['num_episodes']}"))
     for row in rows:
         table.add_row(*row)
-    console = Console(width=100, record=True, file=open(os.devnull, "w"))  # noqa: SIM115 - rendered to text only
+    console = Console(width=100, record=True, file=io.StringIO())  # rendered to text only
     console.print(table)
     return console.export_text()
 
