@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from agentrl.rollout import HFGenerator, PromptBuilder, RolloutCollector
-from agentrl.rollout.episode import Episode, Step
+from agentrl.rollout.episode import Episode, Step, tool_call_counts
 from envs.base import TextEnv
 from envs.pool import EnvPool, make_env_pool
 
@@ -105,10 +105,10 @@ def tool_use_summary(episodes: Sequence[Episode]) -> dict[str, float]:
     steps = [s for e in episodes for s in e.steps]
     if not any(e.tools for e in episodes):
         return {}
-    attempts = sum(s.tool_calls + (not s.format_valid) for s in steps)  # an output without a well-formed call: 1
+    calls, failures, attempts = tool_call_counts(steps)
     return {
-        "tool_calls_per_episode": sum(s.tool_calls for s in steps) / max(len(episodes), 1),
-        "tool_failure_rate": sum(s.tool_failures for s in steps) / max(attempts, 1),
+        "tool_calls_per_episode": calls / max(len(episodes), 1),
+        "tool_failure_rate": failures / max(attempts, 1),
         "malformed_call_rate": sum(not s.format_valid for s in steps) / max(len(steps), 1),
     }
 

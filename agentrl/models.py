@@ -144,15 +144,15 @@ def has_tools(env) -> bool:
     return bool(env.reset(env.task_ids("train")[0])[1].get("tools"))
 
 
-def environment_corpus(env, prompt_builder, num_tasks: int = 300) -> list[str]:
-    """Text the tiny tokenizer is trained on: rendered prompts and expert responses of expert episodes (tool
-    environments: whole expert conversations rendered by Qwen2.5's template, tool declarations included)."""
+def environment_corpus(env, prompt_builder, num_tasks: int = 300, tools: bool = False) -> list[str]:
+    """Text the tiny tokenizer is trained on: rendered prompts and expert responses of expert episodes (`tools`, a
+    tool environment: whole expert conversations rendered by Qwen2.5's template, tool declarations included)."""
     from transformers.utils.chat_template_utils import render_jinja_template
 
     from agentrl.rollout.demos import expert_conversations, expert_episodes_text
 
     task_ids = env.task_ids("train")[:num_tasks]
-    if has_tools(env):
+    if tools:
         template = qwen2_5_chat_template()
         return [
             render_jinja_template([messages], tools=tools, chat_template=template)[0][0]
@@ -176,8 +176,9 @@ def build_tiny_model(
     from agentrl.rollout.prompt import PromptBuilder
 
     save_dir = Path(save_dir)
-    corpus = environment_corpus(env, PromptBuilder(tokenizer=None))
-    tokenizer = train_tokenizer(corpus, vocab_size=vocab_size, tools=has_tools(env))
+    tools = has_tools(env)
+    corpus = environment_corpus(env, PromptBuilder(tokenizer=None), tools=tools)
+    tokenizer = train_tokenizer(corpus, vocab_size=vocab_size, tools=tools)
     config = Qwen2Config(
         vocab_size=len(tokenizer),
         hidden_size=hidden_size,

@@ -54,7 +54,7 @@ from agentrl.config import AgentRLConfig
 from agentrl.entropy import EntropyMonitor, EruptionDetector, degeneration_counts, entropy_metrics, make_controller
 from agentrl.rollout import HFGenerator, PromptBuilder, RolloutCollector, concat_rows, per_step_rows
 from agentrl.rollout.chat import first_difference, template_report
-from agentrl.rollout.episode import Episode
+from agentrl.rollout.episode import Episode, tool_call_counts
 from agentrl.rollout.generator import unwrap_for_generation
 from agentrl.rollout.samples import loss_mask
 from agentrl.seal_capture import HEAD_NAME, SealCapture, attach_seal_head
@@ -724,20 +724,19 @@ class AgentGRPOTrainer(GRPOTrainer):
         steps = [step for episode in episodes for step in episode.steps]
         played = [episode for episode in episodes if episode.steps]
         chat = self.collector.context.chat
+        rows = [(e.context_ids(), e) for e in played]
         rerender_mismatch = sum(
-            first_difference(e.context_ids(), chat.rerender_ids(e.messages, e.tools)) is not None for e in played
+            first_difference(ids, chat.rerender_ids(e.messages, e.tools)) is not None for ids, e in rows
         )
         totals = _sum_over_ranks(
             [
                 len(played),
-                sum(len(e.context_ids()) for e in played),
+                sum(len(ids) for ids, _ in rows),
                 sum(len(s.response_ids) for s in steps),
                 sum(e.context_truncated for e in played),
                 rerender_mismatch,
                 float(any(e.tools for e in episodes)),
-                sum(s.tool_calls for s in steps),
-                sum(s.tool_failures for s in steps),
-                sum(s.tool_calls + (not s.format_valid) for s in steps),
+                *tool_call_counts(steps),
             ],
             self.accelerator.device,
         )

@@ -15,8 +15,9 @@ server that re-renders the history shows it a different context than the one it 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 _SENTINEL = "AGENTRL_PROBE_CONTENT"  # assistant content of the probe conversation; located by text search
 _PROBE = [{"role": "user", "content": "probe"}, {"role": "assistant", "content": _SENTINEL}]
@@ -37,6 +38,8 @@ class ChatTokens:
     """Renders the first prompt, then the ids appended after each model turn."""
 
     tokenizer: object
+    # end-of-turn text per tool set: it is the same for every turn of every episode, so the probe is rendered once
+    _end_of_turn: dict[str, str] = field(default_factory=dict, repr=False)
 
     def render(self, messages: Sequence[dict], tools: Sequence[dict] | None, add_generation_prompt: bool) -> str:
         return self.tokenizer.apply_chat_template(
@@ -55,8 +58,11 @@ class ChatTokens:
         return self.encode(self.render(messages, tools, add_generation_prompt=True))
 
     def _end_of_turn_text(self, tools: Sequence[dict] | None) -> str:
-        text = self.render(_PROBE, tools, add_generation_prompt=False)
-        return text[text.rindex(_SENTINEL) + len(_SENTINEL) :]
+        key = json.dumps(tools, sort_keys=True) if tools else ""
+        if key not in self._end_of_turn:
+            text = self.render(_PROBE, tools, add_generation_prompt=False)
+            self._end_of_turn[key] = text[text.rindex(_SENTINEL) + len(_SENTINEL) :]
+        return self._end_of_turn[key]
 
     def end_of_turn_ids(self, tools: Sequence[dict] | None = None) -> list[int]:
         """What the template writes after an assistant message's content (ChatML: <|im_end|> and a newline)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 
 from agentrl.entropy.measures import step_entropy
@@ -34,6 +34,17 @@ class Step:
     def entropy(self) -> float:
         """Step entropy: mean token entropy over the step's generated tokens."""
         return step_entropy(self.entropies)
+
+
+def tool_call_counts(steps: Iterable[Step]) -> tuple[int, int, int]:
+    """(calls attempted, calls failed, attempts) of tool-environment steps: an output without a well-formed call is
+    one attempt and one failure (the environment counts it as a failure; it made no call)."""
+    calls = failures = attempts = 0
+    for step in steps:
+        calls += step.tool_calls
+        failures += step.tool_failures
+        attempts += step.tool_calls + (not step.format_valid)
+    return calls, failures, attempts
 
 
 @dataclass
