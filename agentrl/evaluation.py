@@ -41,6 +41,13 @@ def _by_task_type(episodes: Sequence[Episode]) -> dict[str, dict[str, float]]:
     }
 
 
+def success_ci95(success: float, count: int) -> list[float]:
+    """95% normal-approximation interval of a success rate measured on `count` episodes:
+    p +- 1.96 sqrt(p (1 - p) / n), clipped to [0, 1]."""
+    half_width = 1.96 * math.sqrt(success * (1 - success) / count)
+    return [max(0.0, success - half_width), min(1.0, success + half_width)]
+
+
 def summarize(episodes: Sequence[Episode]) -> dict[str, float]:
     """Success rate (with a 95% normal-approximation interval over tasks), score, length, validity, and the
     success per task type (`by_task_type`, empty when the environment reports no task types)."""
@@ -49,10 +56,9 @@ def summarize(episodes: Sequence[Episode]) -> dict[str, float]:
         return {"success_rate": 0.0, "score": 0.0, "num_episodes": 0, "by_task_type": {}}
     success = sum(e.won for e in episodes) / count
     steps = [s for e in episodes for s in e.steps]
-    half_width = 1.96 * math.sqrt(success * (1 - success) / count)
     return {
         "success_rate": success,
-        "success_ci95": [max(0.0, success - half_width), min(1.0, success + half_width)],
+        "success_ci95": success_ci95(success, count),
         "score": sum(e.score for e in episodes) / count,
         "episode_length": sum(e.length for e in episodes) / count,
         "valid_action_ratio": sum(s.action_valid for s in steps) / max(len(steps), 1),

@@ -40,4 +40,5 @@ for seed in $SEEDS; do
 done
 printf '%s\n' "${jobs[@]}" | xargs -P 2 -I{} bash -c "{}"
 
-python scripts/credit_summary.py "$OUT" $CONFIGS
+python scripts/study_summary.py "$OUT" $CONFIGS --title "Credit-assignment study" \
+  --command "SEEDS=\"$SEEDS\" UPDATES=$UPDATES CONFIGS=\"$CONFIGS\" scripts/credit_study.sh"

@@ -43,6 +43,20 @@ def test_grpo_by_hand():
     )
 
 
+def test_a_group_of_equal_returns_has_exactly_zero_advantage():
+    # 8 x -0.3 (three format penalties) in float32: sum / 8 rounds 3e-8 away from -0.3, and that rounding divided
+    # by (std + 1e-4) used to give every episode ~3e-4; a group with no signal must give exactly nothing.
+    returns = torch.full((8,), -0.3)
+    assert float(returns.sum() / 8) != float(returns[0])  # the rounding this test is about
+    groups = torch.zeros(8, dtype=torch.long)
+    for scale in ("group", "none"):
+        assert torch.equal(grpo_advantages(returns, groups, scale_rewards=scale), torch.zeros(8))
+    mixed = torch.cat([returns, T([1.0, 0.0])])  # the other group keeps its +-0.7071 / (0.7071 + 1e-4)
+    advantages = grpo_advantages(mixed, torch.cat([groups, T([1, 1])]))
+    assert torch.equal(advantages[:8], torch.zeros(8))
+    close(advantages[8:], [0.5 / (math.sqrt(0.5) + 1e-4), -0.5 / (math.sqrt(0.5) + 1e-4)])
+
+
 def test_dr_grpo_is_mean_centred_without_std():
     close(dr_grpo_advantages(RETURNS, GROUPS), [0.75, -0.25, -0.25, -0.25, 0.0, 0.0])
 
