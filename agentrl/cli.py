@@ -1,8 +1,10 @@
 """`agentrl train | eval | envs | play | plot | export`.
 
 agentrl train --config recipes/quickstart.yaml [--any_field value ...]
+agentrl train --config recipes/paper/empg/alfworld_qwen2.5_7b_dapo_empg.yaml --smoke   # dry run, tiny model
 accelerate launch [--num_processes N ...] -m agentrl train --config ...
 agentrl eval --model RUN_DIR/final --env household-easy --split eval_in --num_tasks 100
+agentrl eval --model RUN_DIR                     # final/ with the run's own evaluation settings (= eval.json "after")
 agentrl eval --agent random|expert --env household --split eval_out      # baselines, no model
 agentrl envs                                                              # environments, splits, sizes
 agentrl plot RUN_DIR [RUN_DIR ...] [--output DIR]
@@ -27,10 +29,19 @@ def _train(argv: list[str]) -> None:
         from agentrl.config import AgentRLConfig
 
         TrlParser(AgentRLConfig, prog="agentrl train").print_help()
+        print(
+            "\n  --smoke               dry run: the recipe's algorithm and environment, one update with the tiny "
+            "offline model on CPU (docs/reproduce.md)"
+        )
         return
     from agentrl.recipe import parse_train_args
 
-    args = parse_train_args(argv)  # every input check happens here, before any model is loaded
+    if "--smoke" in argv:  # a dry run of the recipe with the tiny offline model (agentrl/smoke.py)
+        from agentrl.smoke import parse_smoke_args
+
+        args = parse_smoke_args([token for token in argv if token != "--smoke"])
+    else:
+        args = parse_train_args(argv)  # every input check happens here, before any model is loaded
     from agentrl.run import train
 
     try:
@@ -83,26 +94,30 @@ def _eval(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(
         prog="agentrl eval", description="Held-out success of a saved policy, or of the random / expert baseline."
     )
-    parser.add_argument("--model", help="model folder (e.g. RUN_DIR/final) or hub id; needed for --agent policy")
+    parser.add_argument(
+        "--model",
+        help="model folder (e.g. RUN_DIR/final), hub id, or a run directory RUN_DIR: its final/ model, evaluated "
+        "with the run's own settings (env, split, tasks, temperature, seed, ...) unless given here",
+    )
     parser.add_argument(
         "--agent",
         choices=("policy", *BASELINES),
         default="policy",
         help="policy: the --model; random: uniformly random admissible actions; expert: the env's oracle",
     )
-    parser.add_argument("--env", default="household-easy")
-    parser.add_argument("--split", default="eval_in")
-    parser.add_argument("--num_tasks", type=int, default=100)
-    parser.add_argument("--temperature", type=float, default=0.0)
-    parser.add_argument("--max_new_tokens", type=int, default=32)
-    parser.add_argument("--history_length", type=int, default=2)
+    parser.add_argument("--env", help=f"environment (default {EVAL_DEFAULTS['env']})")
+    parser.add_argument("--split", help=f"default {EVAL_DEFAULTS['split']}")
+    parser.add_argument("--num_tasks", type=int, help=f"default {EVAL_DEFAULTS['num_tasks']}")
+    parser.add_argument("--temperature", type=float, help=f"default {EVAL_DEFAULTS['temperature']} (greedy)")
+    parser.add_argument("--max_new_tokens", type=int, help=f"default {EVAL_DEFAULTS['max_new_tokens']}")
+    parser.add_argument("--history_length", type=int, help=f"default {EVAL_DEFAULTS['history_length']}")
     parser.add_argument(
         "--trajectory_format",
         choices=("per_step", "concat"),
         help="as the policy was trained (default: the run's config.yaml next to --model, else per_step)",
     )
     parser.add_argument("--max_episode_tokens", type=int, help="concat: token budget of an episode (default as above)")
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed (a run's eval.json records its own)")
+    parser.add_argument("--seed", type=int, help="sampling seed (default 0; a run's eval.json records its own)")
     parser.add_argument(
         "--seeds", type=int, nargs="+", help="several seeds: every task once per seed, pooled (overrides --seed)"
     )
@@ -111,6 +126,7 @@ def _eval(argv: list[str]) -> None:
     parser.add_argument("--env_step_timeout_s", type=float, default=60.0, help="per reset/step, with env_workers")
     parser.add_argument("--output", help="write the summary JSON here")
     options = parser.parse_args(argv)
+    _fill_eval_defaults(options)
     if options.agent == "policy" and not options.model:
         raise RecipeError(
             "--model is required to evaluate a policy; for a baseline without a model use --agent random|expert"
@@ -121,7 +137,9 @@ def _eval(argv: list[str]) -> None:
         raise RecipeError(
             f"--num_tasks must be >= 1 and --env_workers >= 0 (got {options.num_tasks}, {options.env_workers})"
         )
-    env_kwargs = {} if options.max_episode_steps is None else {"max_steps": options.max_episode_steps}
+    env_kwargs = dict(options.env_kwargs)
+    if options.max_episode_steps is not None:
+        env_kwargs["max_steps"] = options.max_episode_steps
     task_ids = _split_task_ids(_open_env(options.env, env_kwargs), options.split)[: options.num_tasks]
     import functools
 
@@ -182,6 +200,50 @@ def _eval(argv: list[str]) -> None:
     if options.output:
         with open(options.output, "w") as f:
             f.write(text + "\n")
+
+
+EVAL_DEFAULTS = {
+    "env": "household-easy",
+    "split": "eval_in",
+    "num_tasks": 100,
+    "temperature": 0.0,
+    "max_new_tokens": 32,
+    "history_length": 2,
+    "seed": 0,
+}
+# eval option <- the run's config.yaml key that training's own evaluation used
+RUN_EVAL_SETTINGS = {
+    "env": "env",
+    "split": "eval_split",
+    "num_tasks": "eval_num_tasks",
+    "temperature": "eval_temperature",
+    "max_new_tokens": "max_completion_length",
+    "history_length": "history_length",
+    "seed": "seed",
+    "max_episode_steps": "max_episode_steps",
+}
+
+
+def _fill_eval_defaults(options: argparse.Namespace) -> None:
+    """`--model RUN_DIR` (a run directory: config.yaml and final/): evaluate RUN_DIR/final with the settings the
+    run's own evaluation used, so the figures are eval.json's "after" ones; options given on the command line
+    win. Anything still unset takes EVAL_DEFAULTS."""
+    from pathlib import Path
+
+    run = Path(options.model).expanduser() if options.model else None
+    options.env_kwargs = {}
+    if run is not None and (run / "config.yaml").is_file() and (run / "final").is_dir():
+        config = _run_config(str(run / "final"))
+        for option, key in RUN_EVAL_SETTINGS.items():
+            if getattr(options, option) is None:
+                setattr(options, option, config.get(key))
+        options.env_kwargs = dict(config.get("env_kwargs") or {})
+        options.model = str(run / "final")
+        used = ", ".join(f"{option} {getattr(options, option)}" for option in RUN_EVAL_SETTINGS)
+        print(f"[agentrl] evaluating {options.model} with the run's settings: {used}", file=sys.stderr)
+    for option, value in EVAL_DEFAULTS.items():
+        if getattr(options, option) is None:
+            setattr(options, option, value)
 
 
 def _run_config(model: str) -> dict:

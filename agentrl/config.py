@@ -292,6 +292,21 @@ class AgentRLConfig(GRPOConfig):
 
     # ---- run ---------------------------------------------------------------------------------
     progress_bar: bool = field(default=True, metadata={"help": "Show the live rich progress bar."})
+    accelerate_config: str | None = field(
+        default=None,
+        metadata={
+            "help": "The accelerate config file this recipe is meant to be launched with (scripts/reproduce.sh "
+            "launches with it; `agentrl train` itself runs on however it was launched)."
+        },
+    )
+    num_processes: int | None = field(
+        default=None,
+        metadata={
+            "help": "Processes this recipe's batch sizes assume (global batch = per_device_train_batch_size x "
+            "processes): a launch with another count is warned about, since it changes the global batch."
+        },
+    )
+    hardware: str | None = field(default=None, metadata={"help": "What the recipe expects to run on (informational)."})
 
     def __post_init__(self):
         if self.gradient_accumulation_steps != 1:

@@ -31,6 +31,16 @@ TOOL_TOKENS = ["<tool_call>", "</tool_call>", "<tool_response>", "</tool_respons
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
 
 
+# Architectures of the hub models the shipped recipes name, so a dry run resolves them with no network (the
+# model_type of each model's config.json on the hub).
+HUB_MODEL_TYPES = {
+    "Qwen/Qwen2.5-0.5B-Instruct": "qwen2",
+    "Qwen/Qwen2.5-1.5B-Instruct": "qwen2",
+    "Qwen/Qwen2.5-3B-Instruct": "qwen2",
+    "Qwen/Qwen2.5-7B-Instruct": "qwen2",
+}
+
+
 class ModelPathError(ValueError):
     """`model_name_or_path` names neither a local folder, a hub id, nor the tiny model."""
 
@@ -57,6 +67,37 @@ def check_model_name_or_path(name: str) -> None:
             f"(or --model_name_or_path), use a hub id like Qwen/Qwen2.5-1.5B-Instruct, or '{TINY_MODEL}' for the "
             "offline tiny model."
         )
+
+
+def resolve_model_class(name: str) -> tuple[str, str]:
+    """(model_type, causal-LM class name) of `name` without loading weights: a local folder's config.json, a cached
+    hub config, the table above, or the hub itself. ModelPathError when none knows it or it is not a causal LM."""
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    from agentrl.config import TINY_MODEL
+
+    if name == TINY_MODEL:
+        model_type = "qwen2"
+    elif Path(name).expanduser().exists():
+        folder = adapter_base(name) if is_adapter_folder(name) else name
+        model_type = AutoConfig.from_pretrained(folder).model_type
+    else:
+        try:
+            model_type = AutoConfig.from_pretrained(name, local_files_only=True).model_type
+        except OSError:
+            model_type = HUB_MODEL_TYPES.get(name)
+        if model_type is None:
+            try:
+                model_type = AutoConfig.from_pretrained(name).model_type
+            except OSError as error:
+                raise ModelPathError(
+                    f"cannot resolve model {name!r}: not cached, not among the known hub models "
+                    f"({', '.join(HUB_MODEL_TYPES)}), and the hub did not answer ({str(error).splitlines()[0]})."
+                ) from error
+    if model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        raise ModelPathError(f"model {name!r} is a {model_type!r} model, which has no causal-LM class in transformers")
+    return model_type, MODEL_FOR_CAUSAL_LM_MAPPING_NAMES[model_type]
 
 
 def looks_like_path(name: str) -> bool:
@@ -169,15 +210,17 @@ def build_tiny_model(
     num_layers: int = 2,
     vocab_size: int = 1024,
     seed: int = 0,
+    corpus_tasks: int = 300,
 ) -> Path:
-    """Build and save the tiny Qwen2 policy + tokenizer for `env` into `save_dir`; return the folder."""
+    """Build and save the tiny Qwen2 policy + tokenizer for `env` into `save_dir`; return the folder. The tokenizer
+    is trained on `corpus_tasks` expert episodes (fewer for a dry run: ALFWorld's expert takes ~1 s an episode)."""
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     from agentrl.rollout.prompt import PromptBuilder
 
     save_dir = Path(save_dir)
     tools = has_tools(env)
-    corpus = environment_corpus(env, PromptBuilder(tokenizer=None), tools=tools)
+    corpus = environment_corpus(env, PromptBuilder(tokenizer=None), num_tasks=corpus_tasks, tools=tools)
     tokenizer = train_tokenizer(corpus, vocab_size=vocab_size, tools=tools)
     config = Qwen2Config(
         vocab_size=len(tokenizer),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,7 +27,9 @@ def _suggest(key: str, known: Sequence[str]) -> str:
     return f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
 
 
-def load_recipe(path: str | os.PathLike) -> dict:
+def load_recipe(path: str | os.PathLike, _seen: tuple[Path, ...] = ()) -> dict:
+    """The recipe's keys; with `base: OTHER.yaml` (relative to the recipe's folder), OTHER's keys overridden by
+    this recipe's (a whole key at a time: an `env_kwargs` mapping replaces the base's)."""
     path = Path(path)
     if not path.is_file():
         raise RecipeError(
@@ -37,7 +40,18 @@ def load_recipe(path: str | os.PathLike) -> dict:
         recipe = yaml.safe_load(f) or {}
     if not isinstance(recipe, dict):
         raise RecipeError(f"recipe {str(path)!r} must be a YAML mapping of field: value")
-    return recipe
+    base = recipe.pop("base", None)
+    if base is None:
+        return recipe
+    base_path = (path.parent / base).resolve()
+    if base_path in (*_seen, path.resolve()):
+        raise RecipeError(f"recipe {str(path)!r}: `base: {base}` makes a cycle of bases")
+    if not base_path.is_file():
+        raise RecipeError(
+            f"recipe {str(path)!r}: `base: {base}` not found (looked for {base_path}; the path is "
+            "relative to the recipe's folder)"
+        )
+    return load_recipe(base_path, (*_seen, path.resolve())) | recipe
 
 
 def parse_train_args(argv: Sequence[str]) -> AgentRLConfig:
@@ -112,8 +126,25 @@ def validate(args: AgentRLConfig) -> None:
             "(a vLLM backend is planned). Remove use_vllm from the recipe."
         )
     check_processes_fit_devices(args)
+    warn_if_global_batch_differs(args)
     if args.eval_split not in SPLITS:
         raise RecipeError(f"eval_split {args.eval_split!r} is not a split; use one of {SPLITS}")
+
+
+def warn_if_global_batch_differs(args: AgentRLConfig) -> None:
+    """A recipe written for N processes, launched on M: each process still collects per_device_train_batch_size
+    episodes, so the global batch (and the paper's protocol) changes. Say so; the run goes on."""
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if args.num_processes is None or launched == args.num_processes:
+        return
+    per_device = args.per_device_train_batch_size * args.num_processes // launched
+    print(
+        f"[agentrl] warning: the recipe assumes {args.num_processes} process(es) (global batch "
+        f"{args.per_device_train_batch_size * args.num_processes} episodes) but {launched} were launched (global batch "
+        f"{args.per_device_train_batch_size * launched}). To keep the recipe's batch, pass "
+        f"--per_device_train_batch_size {per_device} --num_processes {launched}.",
+        file=sys.stderr,
+    )
 
 
 def check_processes_fit_devices(args: AgentRLConfig) -> None:

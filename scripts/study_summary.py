@@ -188,6 +188,8 @@ def page(root: Path, configs: list[str], figures: list[Path], output: Path, args
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
     setup = run_setup(root, configs[0])
     cpu = platform.processor() or platform.machine()
+    episodes = setup.get("per_device_train_batch_size", 0) * (setup.get("num_processes") or 1)  # the global batch
+    tasks = episodes // max(setup.get("num_generations", 1), 1)
     lines = [
         f"# {args.title}",
         "",
@@ -197,12 +199,10 @@ def page(root: Path, configs: list[str], figures: list[Path], output: Path, args
         "regenerate this page.",
         "",
         f"Setup: env `{setup.get('env')}`, {setup.get('max_steps')} updates of "
-        f"{setup.get('per_device_train_batch_size', 0) // max(setup.get('num_generations', 1), 1)} tasks x "
-        f"{setup.get('num_generations')} rollouts, every run from the same SFT warm-up "
-        f"(`{setup.get('model_name_or_path')}`); held-out success on {setup.get('eval_split')} "
-        f"({setup.get('eval_num_tasks')} tasks, temperature {setup.get('eval_temperature')}) before RL and after "
-        "the last update (a fixed step, never the best one). The seed changes the RL run (task order, sampling, "
-        "SEAL head), not the warm-up.",
+        f"{tasks} tasks x {setup.get('num_generations')} rollouts, every run from `{setup.get('model_name_or_path')}`"
+        f"; held-out success on {setup.get('eval_split')} ({setup.get('eval_num_tasks')} tasks, temperature "
+        f"{setup.get('eval_temperature')}) before RL and after the last update (a fixed step, never the best one). "
+        "The seed changes the RL run: task order, sampling, initial heads.",
         "",
         "## Held-out success (%)",
         "",

@@ -231,6 +231,13 @@ def test_two_step_train_run_writes_the_run_directory(tmp_path, capsys):
     again = json.loads((tmp_path / "e.json").read_text())
     assert again["success_rate"] == result["after"]["success_rate"]
     assert again["episode_length"] == result["after"]["episode_length"]
+    # `--model RUN_DIR` alone: final/ with the run's own evaluation settings (env, split, 4 tasks, T 0.4, seed 7)
+    assert main(["eval", "--model", str(run), "--output", str(tmp_path / "run_eval.json")]) == 0
+    by_run = json.loads((tmp_path / "run_eval.json").read_text())
+    assert by_run["model"] == str(run / "final") and by_run["num_episodes"] == 4
+    assert by_run["success_rate"] == result["after"]["success_rate"]
+    assert by_run["episode_length"] == result["after"]["episode_length"]
+    assert by_run["valid_action_ratio"] == result["after"]["valid_action_ratio"]
 
 
 def test_kl_and_multiple_iterations_run(tmp_path):
