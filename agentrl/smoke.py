@@ -1,4 +1,4 @@
-"""`agentrl train --config RECIPE --smoke`: a dry run of a recipe on any machine, offline, in seconds.
+"""`agentrl train --config RECIPE --smoke`: a dry run of a recipe on any machine, offline, in under a minute.
 
 It checks what can go wrong before a long GPU run: the recipe parses, its environment builds, its model resolves
 to a causal-LM class (without downloading weights), and one optimizer update of the recipe's algorithm runs end to
