@@ -269,17 +269,17 @@ def test_lora_run_saves_an_adapter(tmp_path):
 def test_every_shipped_recipe_parses_and_validates():
     from pathlib import Path
 
-    from agentrl.recipe import parse_train_args
+    from agentrl.recipe import load_recipe, parse_train_args
 
     recipes = [
         r for r in sorted((Path(__file__).parent.parent / "recipes").rglob("*.yaml")) if r.parent.name != "accelerate"
     ]
     assert any(r.name == "quickstart.yaml" for r in recipes)
-    assert {r.parent.name for r in recipes} >= {"recipes", "envs", "entropy"}
+    assert {r.parent.name for r in recipes} >= {"recipes", "envs", "entropy", "base", "empg"}
     for recipe in recipes:
         # GPU recipes ask for bf16, which transformers refuses on a machine without a GPU unless use_cpu is set.
         overrides = ["--use_cpu", "true"]
-        if yaml.safe_load(recipe.read_text())["model_name_or_path"].startswith("runs/"):
+        if load_recipe(recipe)["model_name_or_path"].startswith("runs/"):  # with its `base:`, if any
             overrides += ["--model_name_or_path", "tiny"]  # starts from another recipe's output
         args = parse_train_args(["--config", str(recipe), *overrides])
         assert args.max_steps > 0 and args.env and args.output_dir
