@@ -70,7 +70,8 @@ def two_proportion_z(a: tuple[float, int], b: tuple[float, int]) -> float:
 
 
 def success_table(root: Path, configs: list[str]) -> list[str]:
-    baseline = pooled(finished_runs(root, configs[0])) if finished_runs(root, configs[0]) else None
+    first = finished_runs(root, configs[0])
+    baseline = pooled(first) if first else None
     lines = [
         "| configuration | seeds | before RL | after RL, mean ± std over seeds | per seed | pooled over tasks x seeds "
         f"[95% interval] | vs {configs[0]} (pooled, z) |",
@@ -185,7 +186,12 @@ def run_setup(root: Path, config: str) -> dict:
 
 def page(root: Path, configs: list[str], figures: list[Path], output: Path, args: argparse.Namespace) -> str:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
+    # changes other than this page and its figures (being rewritten now) make the commit an incomplete record
+    here = Path.cwd()
+    own = [f":(exclude){p.resolve().relative_to(here)}" for p in (output, *figures) if p.resolve().is_relative_to(here)]
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *own], capture_output=True, text=True
+    )
     setup = run_setup(root, configs[0])
     cpu = platform.processor() or platform.machine()
     episodes = setup.get("per_device_train_batch_size", 0) * (setup.get("num_processes") or 1)  # the global batch
