@@ -129,6 +129,13 @@ class AgentRLConfig(GRPOConfig):
     micro_batch_rows: int = field(
         default=32, metadata={"help": "Step rows per forward/backward pass of the update (bounds training memory)."}
     )
+    vllm_sync_check: bool = field(
+        default=True,
+        metadata={
+            "help": "use_vllm: after each weight sync, probe vLLM with a fixed prompt and stop the run if the served "
+            "log-probs did not change while the policy's did (rollouts from stale weights)."
+        },
+    )
 
     # ---- credit assignment (docs/algorithms.md) --------------------------------------------------
     advantage_estimator: str = field(

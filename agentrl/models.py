@@ -203,6 +203,21 @@ def environment_corpus(env, prompt_builder, num_tasks: int = 300, tools: bool = 
     return ["user\nassistant\n"] * 100 + expert_episodes_text(env, prompt_builder, task_ids)
 
 
+# Qwen2.5-1.5B-Instruct's architecture (its config.json): the shape of the 1.5B recipes, for random-weight benchmarks.
+QWEN2_5_1_5B = {
+    "vocab_size": 151936,
+    "hidden_size": 1536,
+    "intermediate_size": 8960,
+    "num_hidden_layers": 28,
+    "num_attention_heads": 12,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 32768,
+    "rope_theta": 1000000.0,
+    "rms_norm_eps": 1e-6,
+    "tie_word_embeddings": True,
+}
+
+
 def build_tiny_model(
     save_dir: str | os.PathLike,
     env,
@@ -211,9 +226,14 @@ def build_tiny_model(
     vocab_size: int = 1024,
     seed: int = 0,
     corpus_tasks: int = 300,
+    architecture: dict | None = None,
+    dtype: torch.dtype | None = None,
 ) -> Path:
     """Build and save the tiny Qwen2 policy + tokenizer for `env` into `save_dir`; return the folder. The tokenizer
-    is trained on `corpus_tasks` expert episodes (fewer for a dry run: ALFWorld's expert takes ~1 s an episode)."""
+    is trained on `corpus_tasks` expert episodes (fewer for a dry run: ALFWorld's expert takes ~1 s an episode).
+
+    `architecture`: Qwen2Config fields that replace the tiny shape (e.g. QWEN2_5_1_5B, a real model's size with
+    random weights, for benchmarks); its vocabulary may be larger than the tokenizer's. `dtype`: saved weights."""
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     from agentrl.rollout.prompt import PromptBuilder
@@ -222,21 +242,26 @@ def build_tiny_model(
     tools = has_tools(env)
     corpus = environment_corpus(env, PromptBuilder(tokenizer=None), num_tasks=corpus_tasks, tools=tools)
     tokenizer = train_tokenizer(corpus, vocab_size=vocab_size, tools=tools)
+    shape = {
+        "vocab_size": len(tokenizer),
+        "hidden_size": hidden_size,
+        "intermediate_size": 2 * hidden_size,
+        "num_hidden_layers": num_layers,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 4096,
+        "tie_word_embeddings": True,
+        **(architecture or {}),
+    }
+    if shape["vocab_size"] < len(tokenizer):
+        raise ValueError(f"architecture vocab_size {shape['vocab_size']} < the tokenizer's {len(tokenizer)} tokens")
     config = Qwen2Config(
-        vocab_size=len(tokenizer),
-        hidden_size=hidden_size,
-        intermediate_size=2 * hidden_size,
-        num_hidden_layers=num_layers,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        tie_word_embeddings=True,
-        bos_token_id=None,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
+        **shape, bos_token_id=None, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id
     )
     torch.manual_seed(seed)
     model = Qwen2ForCausalLM(config)
+    if dtype is not None:
+        model = model.to(dtype)
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.save_pretrained(save_dir)

@@ -121,14 +121,47 @@ def validate(args: AgentRLConfig) -> None:
             f"{args.model_name_or_path} --merge`) and start from the merged model with use_peft: true."
         )
     if args.use_vllm:
-        raise RecipeError(
-            "use_vllm: true is not supported yet: agentrl's multi-turn rollouts generate with the Hugging Face backend "
-            "(a vLLM backend is planned). Remove use_vllm from the recipe."
-        )
+        check_vllm_usable(args)
     check_processes_fit_devices(args)
     warn_if_global_batch_differs(args)
     if args.eval_split not in SPLITS:
         raise RecipeError(f"eval_split {args.eval_split!r} is not a split; use one of {SPLITS}")
+
+
+def check_vllm_usable(args: AgentRLConfig) -> None:
+    """use_vllm: valid settings, vLLM installed, a CUDA device; otherwise say which and how to go on."""
+    check_vllm_settings(args)
+    from trl.import_utils import is_vllm_available
+
+    if not is_vllm_available():
+        raise RecipeError(
+            "use_vllm: true, but vLLM is not installed. vLLM is a GPU-only extra: on a CUDA machine run "
+            "`pip install 'agentrl[vllm]'`, or remove use_vllm from the recipe (rollouts then use Hugging Face "
+            "generate)."
+        )
+    import torch
+
+    if args.use_cpu or not torch.cuda.is_available():
+        raise RecipeError(
+            "use_vllm: true needs a CUDA GPU (vLLM does not run on CPU here). Remove use_vllm from the recipe, or "
+            "launch on a GPU machine without use_cpu."
+        )
+
+
+def check_vllm_settings(args: AgentRLConfig) -> None:
+    """The vllm_* values agentrl reads, named when wrong (also checked by a --smoke dry run, which runs on HF)."""
+    from agentrl.algorithms.importance import IMPORTANCE_SAMPLING_MODES
+
+    if args.vllm_mode not in ("colocate", "server"):
+        raise RecipeError(
+            f"vllm_mode {args.vllm_mode!r}: use colocate (vLLM inside each training process) or server (a separate "
+            "`vllm serve` process; README, section vLLM rollouts)."
+        )
+    if args.vllm_importance_sampling_mode not in IMPORTANCE_SAMPLING_MODES:
+        raise RecipeError(
+            f"vllm_importance_sampling_mode {args.vllm_importance_sampling_mode!r}: use one of "
+            f"{IMPORTANCE_SAMPLING_MODES}."
+        )
 
 
 def warn_if_global_batch_differs(args: AgentRLConfig) -> None:

@@ -81,10 +81,12 @@ def parse_smoke_args(argv: list[str]) -> AgentRLConfig:
     """The recipe of `argv` (without --smoke) as a dry run: parsed and validated as given (on CPU), its model
     resolved, then shrunk by smoke_overrides. Output: --output_dir if given, else runs/smoke/RECIPE_NAME."""
     from agentrl.models import ModelPathError, resolve_model_class
-    from agentrl.recipe import parse_train_args
+    from agentrl.recipe import check_vllm_settings, parse_train_args
 
-    cpu = ["--use_cpu", "true", "--bf16", "false", "--fp16", "false", "--num_processes", "1"]
+    # CPU: vLLM (GPU-only) gives way to Hugging Face generate; its settings are still checked
+    cpu = ["--use_cpu", "true", "--bf16", "false", "--fp16", "false", "--num_processes", "1", "--use_vllm", "false"]
     recipe_args = parse_train_args([*argv, *cpu])
+    check_vllm_settings(recipe_args)
     try:
         model_type, model_class = resolve_model_class(recipe_args.model_name_or_path)
     except ModelPathError as error:
@@ -94,6 +96,7 @@ def parse_smoke_args(argv: list[str]) -> AgentRLConfig:
     print(
         f"[agentrl] smoke: {recipe_args.model_name_or_path} is a {model_type} model ({model_class}); this dry run "
         f"swaps it for the tiny offline qwen2 in {tiny_model} and runs one update of "
-        f"{recipe_args.num_generations} rollouts on {recipe_args.env} (outputs in {output_dir}/)"
+        f"{recipe_args.num_generations} rollouts on {recipe_args.env} with Hugging Face generate "
+        f"(outputs in {output_dir}/)"
     )
     return parse_train_args([*argv, *smoke_overrides(recipe_args, tiny_model, output_dir)])

@@ -20,6 +20,7 @@ import os
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
+from functools import cached_property, partial
 from typing import Any
 
 import torch
@@ -27,6 +28,7 @@ from accelerate.utils import gather_object
 from datasets import Dataset
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 from trl import GRPOTrainer
+from trl.extras.profiling import profiling_context
 from trl.trainer.utils import use_adapter
 
 from agentrl.algorithms import (
@@ -48,6 +50,7 @@ from agentrl.algorithms.distributed import (
     global_sum,
     sum_over_ranks,
 )
+from agentrl.algorithms.importance import importance_sampling_ratio, sampler_mismatch
 from agentrl.algorithms.seal import seal_labels
 from agentrl.checkpoints import mark_checkpoint_complete
 from agentrl.config import AgentRLConfig
@@ -55,8 +58,9 @@ from agentrl.entropy import EntropyMonitor, EruptionDetector, degeneration_count
 from agentrl.rollout import HFGenerator, PromptBuilder, RolloutCollector, concat_rows, per_step_rows
 from agentrl.rollout.chat import first_difference, template_report
 from agentrl.rollout.episode import Episode, tool_call_counts
-from agentrl.rollout.generator import unwrap_for_generation
-from agentrl.rollout.samples import loss_mask
+from agentrl.rollout.generator import eos_token_ids, unwrap_for_generation
+from agentrl.rollout.samples import loss_mask, pad_sequences
+from agentrl.rollout.vllm_backend import ServedWeightsCheck, VLLMGenerator
 from agentrl.seal_capture import HEAD_NAME, SealCapture, attach_seal_head
 from envs.base import TextEnv
 
@@ -188,12 +192,22 @@ class AgentGRPOTrainer(GRPOTrainer):
         self.env_factory = self.shifted_env_factory
         self.collector = self._make_collector(self.env_factory)
 
-    def make_generator(self, model, temperature: float | None = None) -> HFGenerator:
+    def make_generator(self, model, temperature: float | None = None) -> HFGenerator | VLLMGenerator:
+        temperature = self.temperature if temperature is None else temperature
+        if self.use_vllm:  # TRL built the engine (colocate or server) from the vllm_* fields
+            return VLLMGenerator(
+                self.vllm_generation,
+                eos_token_ids(self._tokenizer),
+                max_new_tokens=self.max_completion_length,
+                temperature=temperature,
+                score=partial(self._score_responses, model),
+                any_rank_running=self._any_rank_running,
+            )
         return HFGenerator(
             model,
             self._tokenizer,
             max_new_tokens=self.max_completion_length,
-            temperature=self.temperature if temperature is None else temperature,
+            temperature=temperature,
             top_p=self.top_p,
             top_k=self.top_k or 0,
             min_p=self.min_p,
@@ -202,6 +216,7 @@ class AgentGRPOTrainer(GRPOTrainer):
 
     def collect_episodes(self, task_ids: list[str], group_ids: list[int]) -> list[Episode]:
         """Play one episode per task id with the current policy (sampling at `temperature`)."""
+        synced = self._sync_vllm_weights()
         with (
             unwrap_for_generation(
                 self.model_wrapped,
@@ -211,7 +226,55 @@ class AgentGRPOTrainer(GRPOTrainer):
             ) as unwrapped_model,
             torch.no_grad(),
         ):
-            return self.collector.collect(self.make_generator(unwrapped_model), task_ids, group_ids)
+            generator = self.make_generator(unwrapped_model)
+            if synced and self.args.vllm_sync_check:
+                metrics = self._metrics["train" if self.model.training else "eval"]
+                probe = self.served_weights_check(generator.engine, self.temperature, generator.score)
+                for name, value in probe.items():
+                    metrics[name].append(value)
+            return self.collector.collect(generator, task_ids, group_ids)
+
+    # ------------------------------------------------------------------ vLLM rollouts
+    def _sync_vllm_weights(self) -> bool:
+        """Push the policy's weights (LoRA merged) to vLLM once per optimizer step, before its first rollout."""
+        if not self.use_vllm or self.state.global_step == self._last_loaded_step:
+            return False
+        with profiling_context(self, "sync_weights"):
+            self.vllm_generation.sync_weights()  # TRL's: gathers ZeRO-3 / FSDP shards, merges LoRA, renames
+        self._last_loaded_step = self.state.global_step
+        return True
+
+    @cached_property
+    def served_weights_check(self) -> ServedWeightsCheck:
+        probe = self._tokenizer("You are in the middle of a room. Your task is to", add_special_tokens=False)
+        return ServedWeightsCheck(probe["input_ids"])
+
+    def _any_rank_running(self, running: bool) -> bool:
+        return bool(global_max(torch.tensor([float(running)], device=self.accelerator.device)) > 0)
+
+    def _score_responses(
+        self, model, prompts: list[list[int]], responses: list[list[int]]
+    ) -> tuple[list[list[float]], list[list[float]]]:
+        """The policy's log-probs and full-vocabulary entropies (at the sampling temperature) of each response."""
+        if not responses:
+            return [], []
+        device, pad = self.accelerator.device, self._tokenizer.pad_token_id
+        ones = [[1] * len(p) for p in prompts], [[1] * len(r) for r in responses]
+        input_ids = torch.cat([pad_sequences(prompts, pad, "left"), pad_sequences(responses, pad, "right")], 1)
+        attention_mask = torch.cat([pad_sequences(ones[0], 0, "left"), pad_sequences(ones[1], 0, "right")], 1)
+        width = max(len(r) for r in responses)
+        logps, entropies, _ = self._get_per_token_logps_and_entropies(
+            model,
+            input_ids.to(device),
+            attention_mask.to(device),
+            width,
+            batch_size=self.args.micro_batch_rows,
+            compute_entropy=True,
+        )
+        return (
+            [row[: len(r)] for row, r in zip(logps.float().cpu().tolist(), responses, strict=True)],
+            [row[: len(r)] for row, r in zip(entropies.float().cpu().tolist(), responses, strict=True)],
+        )
 
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
         if self.model.training:
@@ -532,7 +595,8 @@ class AgentGRPOTrainer(GRPOTrainer):
 
     def _add_policy_logps(self, rows: dict[str, Any]) -> None:
         """old (for num_iterations > 1) and reference (for beta > 0) log-probs, in no-grad micro-batches."""
-        need_old = self.num_iterations > 1
+        correct = self.use_vllm and self.vllm_importance_sampling_correction
+        need_old = self.num_iterations > 1 or correct
         need_ref = self.beta != 0.0
         if not (need_old or need_ref) or rows["completion_ids"].size(0) == 0:
             return
@@ -545,6 +609,8 @@ class AgentGRPOTrainer(GRPOTrainer):
                 rows["old_per_token_logps"], _, _ = self._get_per_token_logps_and_entropies(
                     self.model, input_ids, attention_mask, width, batch_size=batch
                 )
+                if correct:
+                    self._add_importance_sampling_ratio(rows)
             if need_ref:
                 if self.ref_model is not None:
                     rows["ref_per_token_logps"], _, _ = self._get_per_token_logps_and_entropies(
@@ -556,6 +622,30 @@ class AgentGRPOTrainer(GRPOTrainer):
                         rows["ref_per_token_logps"], _, _ = self._get_per_token_logps_and_entropies(
                             self.model, input_ids, attention_mask, width, batch_size=batch
                         )
+
+    def _add_importance_sampling_ratio(self, rows: dict[str, Any]) -> None:
+        """w = pi_old / mu_vLLM on the trained tokens; TRL's loss multiplies each token's policy loss by it."""
+        old, sampled, mask = rows["old_per_token_logps"], rows["sampling_per_token_logps"], loss_mask(rows)
+        ratio = importance_sampling_ratio(
+            old,
+            sampled,
+            mask,
+            self.vllm_importance_sampling_mode,
+            self.vllm_importance_sampling_clip_min,
+            self.vllm_importance_sampling_clip_max,
+        )
+        rows["importance_sampling_ratio"] = ratio
+        mode = "train" if self.model.training else "eval"
+        trained = ratio[mask.bool()] if ratio.size(1) > 1 else ratio[mask.any(1)].flatten()
+        mismatch = sampler_mismatch(old, sampled, mask).double()
+        for name, value in (
+            ("sampling/sampling_logp_difference/mean", global_mean(mismatch)),
+            ("sampling/sampling_logp_difference/max", global_max(mismatch)),
+            ("sampling/importance_sampling_ratio/min", global_min(trained.double())),
+            ("sampling/importance_sampling_ratio/mean", global_mean(trained.double())),
+            ("sampling/importance_sampling_ratio/max", global_max(trained.double())),
+        ):
+            self._metrics[mode][name].append(value.item())
 
     # ------------------------------------------------------------------ the update
     def _prepare_inputs(self, generation_batch):
@@ -633,11 +723,17 @@ class AgentGRPOTrainer(GRPOTrainer):
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         started = time.perf_counter()
+        cuda = self.accelerator.device.type == "cuda"
+        if cuda:
+            torch.cuda.reset_peak_memory_stats(self.accelerator.device)
         model.train()
         rows = self._prepare_inputs(inputs)
         micro_batches = self.micro_batches(rows)
         self._metrics["train"]["train/rows_forward"].append(
             float(sum(m["completion_ids"].size(0) for m, _ in micro_batches))
+        )
+        self._metrics["train"]["train/tokens_forward"].append(  # attended prompt + response tokens of those rows
+            float(sum(int(m["prompt_mask"].sum() + m["completion_mask"].sum()) for m, _ in micro_batches))
         )
         # Every rank must make the same sequence of collective calls (TRL's loss gathers metrics; DDP
         # all-reduces on the last backward), but ranks hold different numbers of rows: pad to the global
@@ -680,7 +776,11 @@ class AgentGRPOTrainer(GRPOTrainer):
             self._metrics["train"][name].append(value)
         # TRL logs its per-micro-batch entropy_coef; the controller's coefficient is entropy/coef.
         self._metrics["train"].pop("entropy_coef", None)
-        self._metrics["train"]["time/train_s"].append(time.perf_counter() - started)
+        self._metrics["train"]["time/train_s"].append(time.perf_counter() - started)  # rollouts included
+        if cuda:  # the update's peak, rollouts included (this rank's device)
+            self._metrics["train"]["memory/peak_gib"].append(
+                torch.cuda.max_memory_allocated(self.accelerator.device) / 2**30
+            )
         return total
 
     # ------------------------------------------------------------------ checkpoints
@@ -817,6 +917,7 @@ _COMPLETION_ALIGNED = (
     "rollout_entropies",
     "old_per_token_logps",
     "ref_per_token_logps",
+    "importance_sampling_ratio",  # (R, T) per token; (R, 1) per sequence keeps its one column
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import pytest
@@ -269,7 +270,7 @@ def test_lora_run_saves_an_adapter(tmp_path):
 def test_every_shipped_recipe_parses_and_validates():
     from pathlib import Path
 
-    from agentrl.recipe import load_recipe, parse_train_args
+    from agentrl.recipe import check_vllm_settings, load_recipe, parse_train_args
 
     recipes = [
         r for r in sorted((Path(__file__).parent.parent / "recipes").rglob("*.yaml")) if r.parent.name != "accelerate"
@@ -279,10 +280,14 @@ def test_every_shipped_recipe_parses_and_validates():
     for recipe in recipes:
         # GPU recipes ask for bf16, which transformers refuses on a machine without a GPU unless use_cpu is set.
         overrides = ["--use_cpu", "true"]
-        if load_recipe(recipe)["model_name_or_path"].startswith("runs/"):  # with its `base:`, if any
+        loaded = load_recipe(recipe)  # with its `base:`, if any
+        if loaded["model_name_or_path"].startswith("runs/"):
             overrides += ["--model_name_or_path", "tiny"]  # starts from another recipe's output
+        if loaded.get("use_vllm"):
+            overrides += ["--use_vllm", "false"]  # vLLM is GPU-only; its settings are checked below
         args = parse_train_args(["--config", str(recipe), *overrides])
         assert args.max_steps > 0 and args.env and args.output_dir
+        check_vllm_settings(args)
 
 
 # ---------------------------------------------------------------------------------------- envs / play / eval
@@ -383,9 +388,27 @@ def test_eval_baselines_without_a_model(capsys, tmp_path):
     assert result["by_task_type"]["pick_and_place_simple"]["num_episodes"] == 60
 
 
-def test_vllm_is_refused_with_the_reason(tmp_path, capsys, no_model_loading):
+def test_vllm_without_vllm_installed_is_refused_before_training(tmp_path, capsys, no_model_loading):
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vLLM is installed here")
     code, err = run_cli(capsys, "train", "--config", str(write_recipe(tmp_path, use_vllm=True)))
-    assert code == 2 and "use_vllm: true is not supported yet" in err and "Remove use_vllm" in err
+    assert code == 2 and "vLLM is not installed" in err and "pip install 'agentrl[vllm]'" in err
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [("vllm_mode", "remote", "vllm_mode 'remote'"), ("vllm_importance_sampling_mode", "token", "'token'")],
+)
+def test_bad_vllm_settings_are_named(tmp_path, capsys, no_model_loading, key, value, message):
+    code, err = run_cli(capsys, "train", "--config", str(write_recipe(tmp_path, use_vllm=True, **{key: value})))
+    assert code == 2 and message in err
+
+
+def test_zero3_without_gathered_generation_is_refused_before_training(tmp_path, capsys, no_model_loading):
+    """ZeRO-3 with ds3_gather_for_generation: false would hang: ranks play different numbers of turns, and each
+    forward of partitioned weights is a collective."""
+    code, err = run_cli(capsys, "train", "--config", str(write_recipe(tmp_path, ds3_gather_for_generation=False)))
+    assert code == 2 and "ds3_gather_for_generation: false is not supported" in err and "keep the default" in err
 
 
 def test_more_processes_than_devices(tmp_path, capsys, no_model_loading, monkeypatch):

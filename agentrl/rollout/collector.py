@@ -97,10 +97,13 @@ class RolloutCollector:
 
         while True:
             running = [state for state in live if not state.done]
-            if not running:
+            keep_going = getattr(generator, "keep_going", None)  # a collective backend answers for every rank
+            if not (keep_going(bool(running)) if keep_going else running):
                 break
             prompts = [self.context.prompt_ids(state) for state in running]
             generations = generator.generate(prompts)  # one batched call for every live episode
+            if not running:  # this rank is done and only joined the other ranks' call
+                continue
             responses = [self.tokenizer.decode(g.token_ids, skip_special_tokens=True) for g in generations]
             parsed = [self._parse(state, response) for state, response in zip(running, responses, strict=True)]
             results = pool.step_many([(s.slot, p[0]) for s, p in zip(running, parsed, strict=True)])

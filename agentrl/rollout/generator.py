@@ -1,7 +1,7 @@
 """Generation backends behind one small interface: token ids in, token ids + logprobs + entropies out.
 
-`HFGenerator` runs one batched `model.generate` call for all live episodes of a turn. vLLM (issue:
-scale-out) plugs in as another class with the same `generate` method.
+`HFGenerator` runs one batched `model.generate` call for all live episodes of a turn; `VLLMGenerator`
+(vllm_backend.py) does the same through TRL's vLLM integration.
 """
 
 from __future__ import annotations
@@ -26,7 +26,16 @@ class Generation:
     truncated: bool  # stopped by the token budget, not by EOS
 
 
+def eos_token_ids(tokenizer) -> set[int]:
+    eos = tokenizer.eos_token_id
+    return {eos} if isinstance(eos, int) else set(eos)
+
+
 class Generator(Protocol):
+    """What the collector needs: one batched call per turn. A backend whose generate is a collective call
+    (vLLM server mode) also defines `keep_going(running: bool) -> bool`, answering for all ranks whether
+    any still has live episodes, so that a rank whose episodes have ended keeps joining the calls."""
+
     def generate(self, prompts: Sequence[Sequence[int]]) -> list[Generation]: ...
 
 
@@ -84,8 +93,7 @@ class HFGenerator:
         self.model = model
         self.record_entropies = record_entropies
         self.pad_token_id = tokenizer.pad_token_id
-        eos = tokenizer.eos_token_id
-        self.eos_token_ids = {eos} if isinstance(eos, int) else set(eos)
+        self.eos_token_ids = eos_token_ids(tokenizer)
         sample = temperature > 0
         self.temperature = temperature
         self.generation_config = GenerationConfig(

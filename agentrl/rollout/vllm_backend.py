@@ -1,0 +1,140 @@
+"""vLLM rollouts: TRL's `VLLMGeneration` (colocate or server mode) behind agentrl's `Generator` interface.
+
+Token ids in, token ids and vLLM's sampling log-probs out, one call per turn for every live episode of a
+rank. vLLM returns the sampled token's log-prob only, not the full-vocabulary entropy that agentrl's
+entropy dynamics and EMPG read, so the policy scores each turn's tokens once (a no-grad forward over
+prompt + response, at the sampling temperature): that gives the entropies, and the policy's own log-probs.
+
+vLLM is a GPU-only extra. Any object with `VLLMGeneration`'s `generate(prompts, images, num_generations)`
+and `sync_weights()` (and its `temperature`, `max_completion_length`, `generation_kwargs` attributes) is an
+engine here, which is how the CPU tests run this module (an engine on Hugging Face generate).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from agentrl.rollout.generator import Generation
+
+# (prompts, responses) -> (policy log-probs, policy entropies) of each response's tokens
+Scorer = Callable[[Sequence[Sequence[int]], Sequence[Sequence[int]]], tuple[list[list[float]], list[list[float]]]]
+
+
+@contextmanager
+def engine_settings(engine: Any, **settings: Any) -> Iterator[None]:
+    """Set `VLLMGeneration` attributes (read on every generate call) for one call, then restore them."""
+    saved = {name: getattr(engine, name) for name in settings}
+    for name, value in settings.items():
+        setattr(engine, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(engine, name, value)
+
+
+def is_collective(engine: Any) -> bool:
+    """Server mode gathers every rank's prompts; colocate with tensor parallelism gathers its TP group's."""
+    return getattr(engine, "mode", "colocate") == "server" or getattr(engine, "tensor_parallel_size", 1) > 1
+
+
+class VLLMGenerator:
+    """One turn of every live episode through vLLM; ranks stay in lockstep when generation is collective.
+
+    `any_rank_running(flag)` says whether any rank still has a live episode (a collective); a rank whose
+    episodes have all ended keeps joining vLLM's collective calls with no prompts until every rank is done.
+    """
+
+    def __init__(
+        self,
+        engine: Any,
+        eos_token_ids: set[int],
+        max_new_tokens: int,
+        temperature: float,
+        score: Scorer,
+        any_rank_running: Callable[[bool], bool] | None = None,
+    ):
+        self.engine = engine
+        self.eos_token_ids = eos_token_ids
+        self.max_new_tokens = max_new_tokens
+        self.temperature = temperature
+        self.score = score
+        self.lockstep = is_collective(engine) and any_rank_running is not None
+        self._any_rank_running = any_rank_running
+
+    def keep_going(self, running: bool) -> bool:
+        return self._any_rank_running(running) if self.lockstep else running
+
+    def generate(self, prompts: Sequence[Sequence[int]]) -> list[Generation]:
+        if not prompts and not self.lockstep:
+            return []
+        with engine_settings(self.engine, max_completion_length=self.max_new_tokens, temperature=self.temperature):
+            _, completion_ids, logprobs, _ = self.engine.generate([list(p) for p in prompts], None, 1)
+        if not prompts:  # this rank only joined the collective call
+            return []
+        responses, sampling_logps, truncated = [], [], []
+        for ids, row in zip(completion_ids, logprobs, strict=True):
+            ids = list(ids)
+            stop = next((i for i, token in enumerate(ids) if token in self.eos_token_ids), None)
+            length = len(ids) if stop is None else stop + 1  # keep EOS: the model produced it
+            responses.append(ids[:length])
+            # logprobs=0: each token's list holds the sampled token's log-prob alone (None when vLLM had none)
+            sampling_logps.append([math.nan if lp[0] is None else float(lp[0]) for lp in row[:length]])
+            truncated.append(stop is None)
+        _, entropies = self.score(prompts, responses)
+        return [
+            Generation(token_ids=ids, logprobs=logps, entropies=list(entropy), truncated=cut)
+            for ids, logps, entropy, cut in zip(responses, sampling_logps, entropies, truncated, strict=True)
+        ]
+
+
+class ServedWeightsCheck:
+    """Fails loudly when a weight sync leaves vLLM's model unchanged although the policy moved.
+
+    After every sync the engine samples a few tokens of a fixed probe prompt with a fixed seed. If the
+    policy's log-probs of the previous probe's tokens moved by more than `policy_tolerance` (mean, nats)
+    since then, yet vLLM returns the very same tokens with bitwise the same log-probs, the served weights
+    did not change: a LoRA adapter not merged, a wrong parameter name, a sync to the wrong engine. Also
+    reports how far vLLM's log-probs of the probe are from the policy's (the sampler mismatch).
+    """
+
+    def __init__(self, probe_ids: Sequence[int], tokens: int = 8, seed: int = 1234, policy_tolerance: float = 1e-4):
+        self.probe_ids = list(probe_ids)
+        self.tokens = tokens
+        self.seed = seed
+        self.policy_tolerance = policy_tolerance
+        self._previous: tuple[list[int], list[float], list[float]] | None = None  # tokens, served, policy
+
+    def _sample_probe(self, engine: Any, temperature: float) -> tuple[list[int], list[float]]:
+        kwargs = {**getattr(engine, "generation_kwargs", {}), "seed": self.seed}
+        with engine_settings(
+            engine, max_completion_length=self.tokens, temperature=temperature, generation_kwargs=kwargs
+        ):
+            _, completion_ids, logprobs, _ = engine.generate([self.probe_ids], None, 1)
+        return list(completion_ids[0]), [math.nan if lp[0] is None else float(lp[0]) for lp in logprobs[0]]
+
+    def __call__(self, engine: Any, temperature: float, score: Scorer) -> dict[str, float]:
+        tokens, served = self._sample_probe(engine, temperature)
+        policy = score([self.probe_ids], [tokens])[0][0] if tokens else []
+        metrics = {"vllm/probe_logp_mismatch": _mean_abs(served, policy)}
+        if self._previous is not None:
+            old_tokens, old_served, old_policy = self._previous
+            policy_moved = _mean_abs(score([self.probe_ids], [old_tokens])[0][0], old_policy) if old_tokens else 0.0
+            metrics["vllm/probe_policy_shift"] = policy_moved
+            if policy_moved > self.policy_tolerance and tokens == old_tokens and served == old_served:
+                raise RuntimeError(
+                    "vLLM weight sync did not change the served model: after the sync vLLM gives bitwise the same "
+                    f"log-probs for the probe as before, while the policy's moved by {policy_moved:.2e} nats per "
+                    "token. Rollouts would come from stale weights. Check that the engine receives the trained "
+                    "weights (LoRA merged, parameter names vLLM knows, the right server / group port)."
+                )
+        self._previous = (tokens, served, policy)
+        return metrics
+
+
+def _mean_abs(a: Sequence[float], b: Sequence[float]) -> float:
+    pairs = [(x, y) for x, y in zip(a, b, strict=True) if not (math.isnan(x) or math.isnan(y))]
+    return sum(abs(x - y) for x, y in pairs) / len(pairs) if pairs else 0.0

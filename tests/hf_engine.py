@@ -1,0 +1,60 @@
+"""A stand-in for TRL's `VLLMGeneration` on Hugging Face generate, for the CPU tests of the vLLM backend.
+
+vLLM runs on CUDA only, so its engine cannot run here. This engine keeps the contract agentrl relies on:
+`generate(prompts, images, num_generations)` -> (prompt_ids, completion_ids, logprobs, logprob_token_ids)
+with one [sampled log-prob] per token (vLLM's logprobs=0), the attributes read per call (temperature,
+max_completion_length, generation_kwargs with an optional per-request seed), and `sync_weights()`, which
+copies the policy's weights into the engine's own model, as vLLM holds its own copy. `broken_sync` makes
+the sync a no-op (what the served-weights check must catch). `collective` makes generate a collective
+call over all ranks (as in vLLM server mode), recording how many prompts each call carried.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.distributed as dist
+
+from agentrl.rollout.generator import HFGenerator
+
+
+class HFEngine:
+    def __init__(self, policy, tokenizer, served=None, temperature=1.0, broken_sync=False, collective=False):
+        self.policy = policy
+        self.tokenizer = tokenizer
+        # The engine's own copy of the weights. Pass one taken before GRPOTrainer wraps the policy: TRL patches
+        # the policy's forward, and a copy taken afterwards keeps computing with the policy's own weights.
+        self.served = (copy.deepcopy(policy) if served is None else served).eval()
+        self.temperature = temperature
+        self.max_completion_length = 16
+        self.generation_kwargs: dict = {}
+        self.broken_sync = broken_sync
+        self.mode = "server" if collective else "colocate"
+        self.tensor_parallel_size = 1
+        self.syncs = 0
+        self.calls: list[int] = []  # prompts per generate call
+
+    def sync_weights(self):
+        self.syncs += 1
+        if not self.broken_sync:
+            self.served.load_state_dict(self.policy.state_dict())
+
+    @torch.no_grad()
+    def generate(self, prompts, images, num_generations):
+        assert images is None and num_generations == 1
+        self.calls.append(len(prompts))
+        if self.mode == "server" and dist.is_initialized():
+            counts = [None] * dist.get_world_size()
+            dist.all_gather_object(counts, len(prompts))  # every rank must make this call
+        if not prompts:
+            return [], [], [], []
+        generator = HFGenerator(self.served, self.tokenizer, self.max_completion_length, self.temperature)
+        seed = self.generation_kwargs.get("seed")
+        with torch.random.fork_rng(enabled=seed is not None):  # a seeded request leaves the global stream alone
+            if seed is not None:
+                torch.manual_seed(seed)
+            out = generator.generate(prompts)
+        completions = [g.token_ids for g in out]
+        logprobs = [[[lp] for lp in g.logprobs] for g in out]
+        return [list(p) for p in prompts], completions, logprobs, None

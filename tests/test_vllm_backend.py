@@ -1,0 +1,200 @@
+"""The vLLM rollout backend on CPU: the importance-sampling ratio by hand, the generator and the served-weights
+check on an engine that honours TRL's `VLLMGeneration` contract with Hugging Face generate (tests/hf_engine.py;
+vLLM itself runs on CUDA only), ranks in lockstep under a collective backend, and the trainer's vLLM path.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+
+from agentrl.algorithms.importance import importance_sampling_ratio, sampler_mismatch
+from agentrl.config import AgentRLConfig
+from agentrl.rollout.generator import HFGenerator
+from agentrl.rollout.vllm_backend import ServedWeightsCheck, VLLMGenerator
+from agentrl.trainer import AgentGRPOTrainer
+from envs import make_env
+from tests.hf_engine import HFEngine
+
+T = torch.tensor
+
+
+# ---------------------------------------------------------------- importance sampling ratio, by hand
+POLICY = T([[-1.0, -2.0, -0.5], [-0.3, -0.1, -4.0]])
+SAMPLED = T([[-1.5, -1.0, -0.5], [-0.3, math.nan, -3.0]])
+MASK = T([[1, 1, 0], [1, 1, 1]])
+
+
+def test_token_ratios_by_hand():
+    # row 0: exp(0.5), exp(-1.0), masked -> exp(0); row 1: exp(0), NaN -> exp(0), exp(-1.0)
+    expected = T([[math.exp(0.5), math.exp(-1.0), 1.0], [1.0, 1.0, math.exp(-1.0)]])
+    got = importance_sampling_ratio(POLICY, SAMPLED, MASK, "token_truncate", clip_min=None, clip_max=1.5)
+    assert torch.allclose(got, expected.clamp(max=1.5))
+    masked = importance_sampling_ratio(POLICY, SAMPLED, MASK, "token_mask", clip_min=0.5, clip_max=1.5)
+    assert torch.allclose(masked, T([[0.0, 0.0, 1.0], [1.0, 1.0, 0.0]]))  # exp(.5)=1.65 > 1.5, exp(-1)=.37 < .5
+
+
+def test_sequence_ratios_by_hand():
+    # row 0: exp(0.5 - 1.0) = exp(-0.5) = 0.607; row 1: exp(0 + 0 - 1.0) = 0.368
+    got = importance_sampling_ratio(POLICY, SAMPLED, MASK, "sequence_truncate", clip_min=0.5, clip_max=3.0)
+    assert got.shape == (2, 1) and torch.allclose(got, T([[math.exp(-0.5)], [0.5]]))
+    masked = importance_sampling_ratio(POLICY, SAMPLED, MASK, "sequence_mask", clip_min=0.5, clip_max=3.0)
+    assert torch.allclose(masked, T([[math.exp(-0.5)], [0.0]]))
+    with pytest.raises(ValueError, match="token_truncate"):
+        importance_sampling_ratio(POLICY, SAMPLED, MASK, "per_token")
+
+
+def test_sampler_mismatch_skips_unknown_and_masked_tokens():
+    assert sorted(sampler_mismatch(POLICY, SAMPLED, MASK).tolist()) == pytest.approx([0.0, 0.5, 1.0, 1.0])
+
+
+# ---------------------------------------------------------------- the generator on an engine
+def independent_scores(model, temperature):
+    """log softmax(logits / T) of each response token and the full-vocabulary entropy, one plain forward each."""
+
+    def score(prompts, responses):
+        logps, entropies = [], []
+        for prompt, response in zip(prompts, responses, strict=True):
+            ids = torch.tensor([list(prompt) + list(response)])
+            with torch.no_grad():
+                logits = model(input_ids=ids).logits[0, len(prompt) - 1 : -1] / temperature
+            log_probs = torch.log_softmax(logits.double(), -1)
+            logps.append(log_probs.gather(-1, torch.tensor(response)[:, None]).squeeze(-1).tolist())
+            entropies.append((-(log_probs.exp() * log_probs).sum(-1)).tolist())
+        return logps, entropies
+
+    return score
+
+
+def test_generator_returns_the_engines_tokens_and_logprobs_and_the_policys_entropies(tiny_model, tiny_tokenizer):
+    engine = HFEngine(tiny_model, tiny_tokenizer, temperature=0.8)
+    score = independent_scores(tiny_model, 0.8)
+    generator = VLLMGenerator(engine, {tiny_tokenizer.eos_token_id}, 10, 0.8, score)
+    prompts = [tiny_tokenizer("go to the drawer", add_special_tokens=False)["input_ids"], [5, 6, 7, 8, 9, 10]]
+    torch.manual_seed(3)
+    out = generator.generate(prompts)
+    torch.manual_seed(3)
+    direct = HFGenerator(tiny_model, tiny_tokenizer, 10, 0.8).generate(prompts)  # same weights, same stream
+    assert engine.max_completion_length == 16 and engine.temperature == 0.8  # per-call settings restored
+    for got, want, prompt in zip(out, direct, prompts, strict=True):
+        assert got.token_ids == want.token_ids and got.truncated == want.truncated
+        assert got.logprobs == want.logprobs  # vLLM's sampling log-probs, as the engine returned them
+        logps, entropies = score([prompt], [got.token_ids])
+        assert got.entropies == entropies[0]  # from the scorer, not the engine
+        assert got.logprobs == pytest.approx(logps[0], abs=1e-4)  # sampler and policy agree: same weights
+
+
+def test_served_weights_check_catches_a_sync_that_changes_nothing(tiny_model, tiny_tokenizer):
+    score = independent_scores(tiny_model, 1.0)
+    for broken in (False, True):
+        policy = tiny_model
+        engine = HFEngine(policy, tiny_tokenizer, broken_sync=broken)
+        check = ServedWeightsCheck(tiny_tokenizer("you see a drawer", add_special_tokens=False)["input_ids"])
+        engine.sync_weights()
+        first = check(engine, 1.0, score)
+        assert first["vllm/probe_logp_mismatch"] < 1e-4  # served == policy at the start
+        engine.sync_weights()  # the policy has not moved: no alarm either way
+        assert check(engine, 1.0, score)["vllm/probe_policy_shift"] == 0.0
+        with torch.no_grad():  # an optimizer step
+            policy.lm_head.weight.add_(0.05 * torch.randn_like(policy.lm_head.weight))
+        engine.sync_weights()
+        if broken:
+            with pytest.raises(RuntimeError, match="did not change the served model"):
+                check(engine, 1.0, score)
+        else:
+            metrics = check(engine, 1.0, score)
+            assert metrics["vllm/probe_policy_shift"] > 1e-3 and metrics["vllm/probe_logp_mismatch"] < 1e-4
+
+
+def test_ranks_stay_in_lockstep_under_a_collective_backend(tiny_model_dir, tmp_path):
+    from tests.launch import ROOT, accelerate_launch
+
+    out = tmp_path / "lockstep.json"
+    script = f"{ROOT}/tests/scripts/lockstep_rollout.py"
+    accelerate_launch("cpu_ddp_2.yaml", 29547, [script, str(tiny_model_dir), str(out)], timeout=300)
+    ranks = {r["rank"]: r for r in json.loads(out.read_text())}
+    assert ranks[0]["lengths"] == [1, 1] and ranks[1]["lengths"] == [3, 3]
+    assert ranks[1]["calls"] == [2, 2, 2]  # three turns of two live episodes
+    assert ranks[0]["calls"] == [2, 0, 0]  # one turn, then it joined rank 1's two calls with no prompts
+
+
+# ---------------------------------------------------------------- the trainer's vLLM path
+def reward_by_tokens(episodes, **kwargs):
+    """Returns that differ within a group (the tiny random model never wins), so the update is not zero."""
+    return [float(sum(e.steps[0].response_ids) % 5) if e.steps else 0.0 for e in episodes]
+
+
+def train(model_dir, tokenizer, tmp_path, engine=None, mode="sequence_mask"):
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    args = AgentRLConfig(
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=4,
+        num_generations=2,
+        max_completion_length=6,
+        max_episode_steps=2,
+        learning_rate=1e-3,
+        temperature=1.0,
+        bf16=False,
+        use_cpu=True,
+        report_to=[],
+        max_steps=2,
+        seed=0,
+        logging_steps=1,
+        save_strategy="no",
+        vllm_importance_sampling_mode=mode,
+    )
+    served = copy.deepcopy(model)  # vLLM's copy, taken before TRL patches the policy's forward
+    trainer = AgentGRPOTrainer(
+        model=model,
+        args=args,
+        env_factory=lambda: make_env("household-easy", max_steps=2),
+        processing_class=tokenizer,
+        reward_funcs=[reward_by_tokens],
+    )
+    if engine is not None:  # what GRPOTrainer.__init__ sets up with use_vllm: true, vLLM's engine aside
+        trainer.use_vllm, trainer._last_loaded_step = True, -1
+        trainer.vllm_generation = engine(trainer.model, tokenizer, served)
+    trainer.train()
+    return trainer
+
+
+@pytest.fixture(scope="module")
+def hf_backend_run(tiny_model_dir, tiny_tokenizer, tmp_path_factory):
+    return train(tiny_model_dir, tiny_tokenizer, tmp_path_factory.mktemp("hf"))
+
+
+@pytest.mark.parametrize("mode", ["sequence_mask", "token_truncate"])
+def test_trainer_on_an_exact_engine_matches_the_hf_backend(
+    hf_backend_run, tiny_model_dir, tiny_tokenizer, tmp_path, mode
+):
+    """Same weights served, same sampling stream: the same episodes, importance ratios ~1, the same update."""
+    trainer = train(tiny_model_dir, tiny_tokenizer, tmp_path, engine=HFEngine, mode=mode)
+    assert trainer.vllm_generation.syncs == 2  # once before each update's rollouts
+    history = [h for h in trainer.state.log_history if "sampling/importance_sampling_ratio/mean" in h]
+    assert len(history) == 2
+    for logged in history:
+        assert logged["sampling/importance_sampling_ratio/mean"] == pytest.approx(1.0, abs=1e-4)
+        assert logged["sampling/sampling_logp_difference/max"] < 1e-4
+        assert logged["vllm/probe_logp_mismatch"] < 1e-4
+    assert history[1]["vllm/probe_policy_shift"] > 1e-4  # the policy did move between the syncs
+    reference = dict(hf_backend_run.model.named_parameters())
+    initial = AutoModelForCausalLM.from_pretrained(tiny_model_dir).state_dict()
+    moved = 0.0
+    for name, parameter in trainer.model.named_parameters():
+        assert torch.allclose(parameter, reference[name], atol=1e-5), name
+        moved = max(moved, (parameter - initial[name]).abs().max().item())
+    assert moved > 1e-4  # and the update was not zero
+
+
+def test_trainer_stops_on_a_sync_that_changes_nothing(tiny_model_dir, tiny_tokenizer, tmp_path):
+    def broken(policy, tokenizer, served):
+        return HFEngine(policy, tokenizer, served, broken_sync=True)
+
+    with pytest.raises(RuntimeError, match="did not change the served model"):
+        train(tiny_model_dir, tiny_tokenizer, tmp_path, engine=broken)
