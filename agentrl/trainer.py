@@ -201,7 +201,7 @@ class AgentGRPOTrainer(GRPOTrainer):
                 max_new_tokens=self.max_completion_length,
                 temperature=temperature,
                 score=partial(self._score_responses, model),
-                any_rank_running=self._any_rank_running,
+                max_over_ranks=self._max_over_ranks,
             )
         return HFGenerator(
             model,
@@ -249,8 +249,8 @@ class AgentGRPOTrainer(GRPOTrainer):
         probe = self._tokenizer("You are in the middle of a room. Your task is to", add_special_tokens=False)
         return ServedWeightsCheck(probe["input_ids"])
 
-    def _any_rank_running(self, running: bool) -> bool:
-        return bool(global_max(torch.tensor([float(running)], device=self.accelerator.device)) > 0)
+    def _max_over_ranks(self, value: int) -> int:
+        return int(global_max(torch.tensor([value], device=self.accelerator.device)))
 
     def _score_responses(
         self, model, prompts: list[list[int]], responses: list[list[int]]

@@ -5,8 +5,9 @@ vLLM runs on CUDA only, so its engine cannot run here. This engine keeps the con
 with one [sampled log-prob] per token (vLLM's logprobs=0), the attributes read per call (temperature,
 max_completion_length, generation_kwargs with an optional per-request seed), and `sync_weights()`, which
 copies the policy's weights into the engine's own model, as vLLM holds its own copy. `broken_sync` makes
-the sync a no-op (what the served-weights check must catch). `collective` makes generate a collective
-call over all ranks (as in vLLM server mode), recording how many prompts each call carried.
+the sync a no-op (what the served-weights check must catch). `collective` works as TRL's server mode does:
+every rank's prompts are gathered, the main process generates them all, the outputs are broadcast, and
+rank r keeps outputs r * n .. (r + 1) * n - 1, n being its own number of prompts.
 """
 
 from __future__ import annotations
@@ -45,8 +46,15 @@ class HFEngine:
         assert images is None and num_generations == 1
         self.calls.append(len(prompts))
         if self.mode == "server" and dist.is_initialized():
-            counts = [None] * dist.get_world_size()
-            dist.all_gather_object(counts, len(prompts))  # every rank must make this call
+            gathered = [None] * dist.get_world_size()
+            dist.all_gather_object(gathered, [list(p) for p in prompts])  # every rank must make this call
+            payload = [self._generate([p for part in gathered for p in part]) if dist.get_rank() == 0 else None]
+            dist.broadcast_object_list(payload, src=0)
+            mine = slice(dist.get_rank() * len(prompts), (dist.get_rank() + 1) * len(prompts))
+            return tuple(part[mine] for part in payload[0])
+        return self._generate(prompts)
+
+    def _generate(self, prompts):
         if not prompts:
             return [], [], [], []
         generator = HFGenerator(self.served, self.tokenizer, self.max_completion_length, self.temperature)
@@ -57,4 +65,4 @@ class HFEngine:
             out = generator.generate(prompts)
         completions = [g.token_ids for g in out]
         logprobs = [[[lp] for lp in g.logprobs] for g in out]
-        return [list(p) for p in prompts], completions, logprobs, None
+        return [list(p) for p in prompts], completions, logprobs, [None] * len(prompts)

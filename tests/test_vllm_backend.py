@@ -120,7 +120,8 @@ def test_ranks_stay_in_lockstep_under_a_collective_backend(tiny_model_dir, tmp_p
     ranks = {r["rank"]: r for r in json.loads(out.read_text())}
     assert ranks[0]["lengths"] == [1, 1] and ranks[1]["lengths"] == [3, 3]
     assert ranks[1]["calls"] == [2, 2, 2]  # three turns of two live episodes
-    assert ranks[0]["calls"] == [2, 0, 0]  # one turn, then it joined rank 1's two calls with no prompts
+    assert ranks[0]["calls"] == [2, 2, 2]  # one turn, then it joined rank 1's two calls with two filler prompts
+    assert ranks[0]["own"] == [True] * 2 and ranks[1]["own"] == [True] * 6  # each step got its own prompt's output
 
 
 # ---------------------------------------------------------------- the trainer's vLLM path

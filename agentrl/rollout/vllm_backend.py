@@ -44,8 +44,11 @@ def is_collective(engine: Any) -> bool:
 class VLLMGenerator:
     """One turn of every live episode through vLLM; ranks stay in lockstep when generation is collective.
 
-    `any_rank_running(flag)` says whether any rank still has a live episode (a collective); a rank whose
-    episodes have all ended keeps joining vLLM's collective calls with no prompts until every rank is done.
+    `max_over_ranks(n)` is the largest n over all ranks (a collective). With a collective engine, a rank whose
+    episodes have all ended keeps joining the calls until every rank is done, and every rank sends the same
+    number of prompts: TRL hands rank r the outputs r * n .. (r + 1) * n - 1 of the gathered batch, which
+    is right only if n is the same on every rank. Ranks with fewer live episodes pad with a one-token prompt
+    and drop its output.
     """
 
     def __init__(
@@ -55,24 +58,29 @@ class VLLMGenerator:
         max_new_tokens: int,
         temperature: float,
         score: Scorer,
-        any_rank_running: Callable[[bool], bool] | None = None,
+        max_over_ranks: Callable[[int], int] | None = None,
     ):
         self.engine = engine
         self.eos_token_ids = eos_token_ids
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
         self.score = score
-        self.lockstep = is_collective(engine) and any_rank_running is not None
-        self._any_rank_running = any_rank_running
+        self.lockstep = is_collective(engine) and max_over_ranks is not None
+        self._max_over_ranks = max_over_ranks
+        self._filler = [min(eos_token_ids)]  # the padding prompt
 
     def keep_going(self, running: bool) -> bool:
-        return self._any_rank_running(running) if self.lockstep else running
+        return self._max_over_ranks(int(running)) > 0 if self.lockstep else running
 
     def generate(self, prompts: Sequence[Sequence[int]]) -> list[Generation]:
         if not prompts and not self.lockstep:
             return []
+        sent = [list(p) for p in prompts]
+        if self.lockstep:
+            sent += [self._filler] * (self._max_over_ranks(len(sent)) - len(sent))
         with engine_settings(self.engine, max_completion_length=self.max_new_tokens, temperature=self.temperature):
-            _, completion_ids, logprobs, _ = self.engine.generate([list(p) for p in prompts], None, 1)
+            _, completion_ids, logprobs, _ = self.engine.generate(sent, None, 1)
+        completion_ids, logprobs = completion_ids[: len(prompts)], logprobs[: len(prompts)]
         if not prompts:  # this rank only joined the collective call
             return []
         responses, sampling_logps, truncated = [], [], []
