@@ -131,6 +131,12 @@ def validate(args: AgentRLConfig) -> None:
 def check_vllm_usable(args: AgentRLConfig) -> None:
     """use_vllm: valid settings, vLLM installed, a CUDA device; otherwise say which and how to go on."""
     check_vllm_settings(args)
+    if args.seal:
+        raise RecipeError(
+            "seal: true with use_vllm: true is not supported yet: the weight sync would send the SEAL head's "
+            "parameters, which the served model does not have. Remove use_vllm (rollouts on Hugging Face generate) "
+            "or seal from the recipe."
+        )
     from trl.import_utils import is_vllm_available
 
     if not is_vllm_available():

@@ -397,7 +397,11 @@ def test_vllm_without_vllm_installed_is_refused_before_training(tmp_path, capsys
 
 @pytest.mark.parametrize(
     ("key", "value", "message"),
-    [("vllm_mode", "remote", "vllm_mode 'remote'"), ("vllm_importance_sampling_mode", "token", "'token'")],
+    [
+        ("vllm_mode", "remote", "vllm_mode 'remote'"),
+        ("vllm_importance_sampling_mode", "token", "'token'"),
+        ("seal", True, "seal: true with use_vllm: true is not supported yet"),
+    ],
 )
 def test_bad_vllm_settings_are_named(tmp_path, capsys, no_model_loading, key, value, message):
     code, err = run_cli(capsys, "train", "--config", str(write_recipe(tmp_path, use_vllm=True, **{key: value})))

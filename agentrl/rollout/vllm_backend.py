@@ -80,7 +80,8 @@ class VLLMGenerator:
             sent += [self._filler] * (self._max_over_ranks(len(sent)) - len(sent))
         with engine_settings(self.engine, max_completion_length=self.max_new_tokens, temperature=self.temperature):
             _, completion_ids, logprobs, _ = self.engine.generate(sent, None, 1)
-        completion_ids, logprobs = completion_ids[: len(prompts)], logprobs[: len(prompts)]
+        completion_ids = completion_ids[: len(prompts)]
+        logprobs = logprobs[: len(prompts)] if logprobs is not None else [[[None]] * len(c) for c in completion_ids]
         if not prompts:  # this rank only joined the collective call
             return []
         responses, sampling_logps, truncated = [], [], []
