@@ -168,6 +168,13 @@ def check_vllm_settings(args: AgentRLConfig) -> None:
             f"vllm_importance_sampling_mode {args.vllm_importance_sampling_mode!r}: use one of "
             f"{IMPORTANCE_SAMPLING_MODES}."
         )
+    limit = args.vllm_max_model_length
+    if limit and args.trajectory_format == "concat" and args.max_episode_tokens > limit:
+        raise RecipeError(
+            f"max_episode_tokens {args.max_episode_tokens} > vllm_max_model_length {limit}: vLLM would refuse a "
+            f"conversation's late turns. Raise vllm_max_model_length to {args.max_episode_tokens} or lower "
+            "max_episode_tokens."
+        )
 
 
 def warn_if_global_batch_differs(args: AgentRLConfig) -> None:

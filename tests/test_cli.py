@@ -401,10 +401,12 @@ def test_vllm_without_vllm_installed_is_refused_before_training(tmp_path, capsys
         ("vllm_mode", "remote", "vllm_mode 'remote'"),
         ("vllm_importance_sampling_mode", "token", "'token'"),
         ("seal", True, "seal: true with use_vllm: true is not supported yet"),
+        ("vllm_max_model_length", 2048, "max_episode_tokens 4096 > vllm_max_model_length 2048"),
     ],
 )
 def test_bad_vllm_settings_are_named(tmp_path, capsys, no_model_loading, key, value, message):
-    code, err = run_cli(capsys, "train", "--config", str(write_recipe(tmp_path, use_vllm=True, **{key: value})))
+    recipe = write_recipe(tmp_path, use_vllm=True, trajectory_format="concat", **{key: value})
+    code, err = run_cli(capsys, "train", "--config", str(recipe))
     assert code == 2 and message in err
 
 
