@@ -111,6 +111,24 @@ def test_served_weights_check_catches_a_sync_that_changes_nothing(tiny_model, ti
             assert metrics["vllm/probe_policy_shift"] > 1e-3 and metrics["vllm/probe_logp_mismatch"] < 1e-4
 
 
+def test_served_weights_check_adds_up_small_updates(tiny_model_dir, tiny_tokenizer):
+    """Updates each below the tolerance still trip the check once their sum exceeds it (the baseline stays)."""
+    policy = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    score = independent_scores(policy, 1.0)
+    engine = HFEngine(policy, tiny_tokenizer, broken_sync=True)
+    check = ServedWeightsCheck(tiny_tokenizer("you see a drawer", add_special_tokens=False)["input_ids"])
+    check(engine, 1.0, score)
+    direction = torch.randn_like(policy.lm_head.weight)
+    shifts = []
+    with pytest.raises(RuntimeError, match="did not change the served model"):
+        for _ in range(50):
+            with torch.no_grad():
+                policy.lm_head.weight.add_(1e-5 * direction)
+            shifts.append(check(engine, 1.0, score)["vllm/probe_policy_shift"])
+    assert 1 <= len(shifts) and all(shift <= check.policy_tolerance for shift in shifts)  # each alone passed
+    assert shifts == sorted(shifts)  # measured against the first probe: growing
+
+
 def test_ranks_stay_in_lockstep_under_a_collective_backend(tiny_model_dir, tmp_path):
     from tests.launch import ROOT, accelerate_launch
 
