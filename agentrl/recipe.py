@@ -131,12 +131,6 @@ def validate(args: AgentRLConfig) -> None:
 def check_vllm_usable(args: AgentRLConfig) -> None:
     """use_vllm: valid settings, vLLM installed, a CUDA device; otherwise say which and how to go on."""
     check_vllm_settings(args)
-    if args.seal:
-        raise RecipeError(
-            "seal: true with use_vllm: true is not supported yet: the weight sync would send the SEAL head's "
-            "parameters, which the served model does not have. Remove use_vllm (rollouts on Hugging Face generate) "
-            "or seal from the recipe."
-        )
     from trl.import_utils import is_vllm_available
 
     if not is_vllm_available():
@@ -155,8 +149,16 @@ def check_vllm_usable(args: AgentRLConfig) -> None:
 
 
 def check_vllm_settings(args: AgentRLConfig) -> None:
-    """The vllm_* values agentrl reads, named when wrong (also checked by a --smoke dry run, which runs on HF)."""
+    """A recipe asking for vLLM: the vllm_* values and the options that do not go with it, named when wrong
+    (also checked by a --smoke dry run of such a recipe, which itself runs on Hugging Face generate)."""
     from agentrl.algorithms.importance import IMPORTANCE_SAMPLING_MODES
+
+    if args.seal:
+        raise RecipeError(
+            "seal: true with use_vllm: true is not supported yet: the weight sync would send the SEAL head's "
+            "parameters, which the served model does not have. Remove use_vllm (rollouts on Hugging Face generate) "
+            "or seal from the recipe."
+        )
 
     if args.vllm_mode not in ("colocate", "server"):
         raise RecipeError(

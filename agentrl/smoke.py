@@ -26,6 +26,16 @@ def _recipe_stem(argv: list[str]) -> str:
     return Path(argv[argv.index("--config") + 1]).stem if "--config" in argv else "cli"
 
 
+def _asks_for_vllm(argv: list[str]) -> bool:
+    """use_vllm: true in the recipe (with its `base:`) or on the command line."""
+    from agentrl.recipe import load_recipe
+
+    value = load_recipe(argv[argv.index("--config") + 1]).get("use_vllm", False) if "--config" in argv else False
+    if "--use_vllm" in argv[:-1]:
+        value = argv[argv.index("--use_vllm") + 1]
+    return str(value).lower() in ("true", "1", "yes")
+
+
 def smoke_overrides(args: AgentRLConfig, tiny_model: Path, output_dir: str) -> list[str]:
     """Command-line overrides that shrink the parsed recipe `args` to one small update on CPU."""
     overrides = {
@@ -83,10 +93,11 @@ def parse_smoke_args(argv: list[str]) -> AgentRLConfig:
     from agentrl.models import ModelPathError, resolve_model_class
     from agentrl.recipe import check_vllm_settings, parse_train_args
 
-    # CPU: vLLM (GPU-only) gives way to Hugging Face generate; its settings are still checked
-    cpu = ["--use_cpu", "true", "--bf16", "false", "--fp16", "false", "--num_processes", "1", "--use_vllm", "false"]
-    recipe_args = parse_train_args([*argv, *cpu])
-    check_vllm_settings(recipe_args)
+    # CPU: vLLM (GPU-only) gives way to Hugging Face generate; a vLLM recipe's settings are still checked
+    cpu = ["--use_cpu", "true", "--bf16", "false", "--fp16", "false", "--num_processes", "1"]
+    recipe_args = parse_train_args([*argv, *cpu, "--use_vllm", "false"])
+    if _asks_for_vllm(argv):
+        check_vllm_settings(recipe_args)
     try:
         model_type, model_class = resolve_model_class(recipe_args.model_name_or_path)
     except ModelPathError as error:

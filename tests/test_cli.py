@@ -287,7 +287,8 @@ def test_every_shipped_recipe_parses_and_validates():
             overrides += ["--use_vllm", "false"]  # vLLM is GPU-only; its settings are checked below
         args = parse_train_args(["--config", str(recipe), *overrides])
         assert args.max_steps > 0 and args.env and args.output_dir
-        check_vllm_settings(args)
+        if loaded.get("use_vllm"):
+            check_vllm_settings(args)
 
 
 # ---------------------------------------------------------------------------------------- envs / play / eval
@@ -408,6 +409,15 @@ def test_bad_vllm_settings_are_named(tmp_path, capsys, no_model_loading, key, va
     recipe = write_recipe(tmp_path, use_vllm=True, trajectory_format="concat", **{key: value})
     code, err = run_cli(capsys, "train", "--config", str(recipe))
     assert code == 2 and message in err
+
+
+def test_a_dry_run_of_a_vllm_recipe_still_checks_what_vllm_refuses(capsys, no_model_loading):
+    """--smoke runs on Hugging Face generate, but a vLLM recipe with SEAL is still refused, before any model."""
+    from tests.launch import ROOT
+
+    recipe = f"{ROOT}/recipes/household_qwen2.5_1.5b_vllm.yaml"
+    code, err = run_cli(capsys, "train", "--config", recipe, "--smoke", "--seal", "true")
+    assert code == 2 and "seal: true with use_vllm: true is not supported yet" in err
 
 
 def test_zero3_without_gathered_generation_is_refused_before_training(tmp_path, capsys, no_model_loading):
