@@ -149,16 +149,9 @@ def check_vllm_usable(args: AgentRLConfig) -> None:
 
 
 def check_vllm_settings(args: AgentRLConfig) -> None:
-    """A recipe asking for vLLM: the vllm_* values and the options that do not go with it, named when wrong
+    """A recipe asking for vLLM: the vllm_* values and the options that do not go with them, named when wrong
     (also checked by a --smoke dry run of such a recipe, which itself runs on Hugging Face generate)."""
     from agentrl.algorithms.importance import IMPORTANCE_SAMPLING_MODES
-
-    if args.seal:
-        raise RecipeError(
-            "seal: true with use_vllm: true is not supported yet: the weight sync would send the SEAL head's "
-            "parameters, which the served model does not have. Remove use_vllm (rollouts on Hugging Face generate) "
-            "or seal from the recipe."
-        )
 
     if args.vllm_mode not in ("colocate", "server"):
         raise RecipeError(

@@ -60,7 +60,7 @@ from agentrl.rollout.chat import first_difference, template_report
 from agentrl.rollout.episode import Episode, tool_call_counts
 from agentrl.rollout.generator import eos_token_ids, unwrap_for_generation
 from agentrl.rollout.samples import loss_mask, pad_sequences
-from agentrl.rollout.vllm_backend import ServedWeightsCheck, VLLMGenerator
+from agentrl.rollout.vllm_backend import ServedWeightsCheck, VLLMGenerator, leave_out_of_sync
 from agentrl.seal_capture import HEAD_NAME, SealCapture, attach_seal_head
 from envs.base import TextEnv
 
@@ -109,6 +109,8 @@ class AgentGRPOTrainer(GRPOTrainer):
             peft_config=peft_config,
             callbacks=callbacks,
         )
+        if self.use_vllm and args.seal:  # vLLM serves the language model alone
+            leave_out_of_sync(self.vllm_generation, HEAD_NAME)
         self.prompt_builder = PromptBuilder(self._tokenizer, history_length=args.history_length)
         if args.trajectory_format == "concat":
             self._check_chat_template()

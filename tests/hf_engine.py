@@ -4,7 +4,8 @@ vLLM runs on CUDA only, so its engine cannot run here. This engine keeps the con
 `generate(prompts, images, num_generations)` -> (prompt_ids, completion_ids, logprobs, logprob_token_ids)
 with one [sampled log-prob] per token (vLLM's logprobs=0), the attributes read per call (temperature,
 max_completion_length, generation_kwargs with an optional per-request seed), and `sync_weights()`, which
-copies the policy's weights into the engine's own model, as vLLM holds its own copy. `broken_sync` makes
+copies what `_iter_named_params()` streams into the engine's own model by name (vLLM holds its own copy and
+refuses a weight it has no parameter for). `broken_sync` makes
 the sync a no-op (what the served-weights check must catch). `collective` works as TRL's server mode does:
 every rank's prompts are gathered, the main process generates them all, the outputs are broadcast, and
 rank r keeps outputs r * n .. (r + 1) * n - 1, n being its own number of prompts.
@@ -36,10 +37,20 @@ class HFEngine:
         self.syncs = 0
         self.calls: list[int] = []  # prompts per generate call
 
+    def _iter_named_params(self):
+        """What TRL's sync streams, for an unsharded model without LoRA: the policy's parameters by name."""
+        yield from self.policy.named_parameters()
+
+    @torch.no_grad()
     def sync_weights(self):
         self.syncs += 1
-        if not self.broken_sync:
-            self.served.load_state_dict(self.policy.state_dict())
+        if self.broken_sync:
+            return
+        served = dict(self.served.named_parameters())
+        for name, tensor in self._iter_named_params():
+            if name not in served:  # as vLLM's weight loader refuses a weight its model does not have
+                raise KeyError(f"the served model has no parameter {name!r}")
+            served[name].copy_(tensor)
 
     @torch.no_grad()
     def generate(self, prompts, images, num_generations):

@@ -401,7 +401,6 @@ def test_vllm_without_vllm_installed_is_refused_before_training(tmp_path, capsys
     [
         ("vllm_mode", "remote", "vllm_mode 'remote'"),
         ("vllm_importance_sampling_mode", "token", "'token'"),
-        ("seal", True, "seal: true with use_vllm: true is not supported yet"),
         ("vllm_max_model_length", 2048, "max_episode_tokens 4096 > vllm_max_model_length 2048"),
     ],
 )
@@ -411,13 +410,13 @@ def test_bad_vllm_settings_are_named(tmp_path, capsys, no_model_loading, key, va
     assert code == 2 and message in err
 
 
-def test_a_dry_run_of_a_vllm_recipe_still_checks_what_vllm_refuses(capsys, no_model_loading):
-    """--smoke runs on Hugging Face generate, but a vLLM recipe with SEAL is still refused, before any model."""
+def test_a_dry_run_of_a_vllm_recipe_still_checks_its_vllm_settings(capsys, no_model_loading):
+    """--smoke runs on Hugging Face generate, but a vLLM recipe's settings are still checked, before any model."""
     from tests.launch import ROOT
 
     recipe = f"{ROOT}/recipes/household_qwen2.5_1.5b_vllm.yaml"
-    code, err = run_cli(capsys, "train", "--config", recipe, "--smoke", "--seal", "true")
-    assert code == 2 and "seal: true with use_vllm: true is not supported yet" in err
+    code, err = run_cli(capsys, "train", "--config", recipe, "--smoke", "--vllm_mode", "remote")
+    assert code == 2 and "vllm_mode 'remote'" in err
 
 
 def test_zero3_without_gathered_generation_is_refused_before_training(tmp_path, capsys, no_model_loading):

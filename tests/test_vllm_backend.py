@@ -8,9 +8,11 @@ from __future__ import annotations
 import copy
 import json
 import math
+from unittest.mock import patch
 
 import pytest
 import torch
+import trl.trainer.grpo_trainer
 from transformers import AutoModelForCausalLM
 
 from agentrl.algorithms.importance import importance_sampling_ratio, sampler_mismatch
@@ -129,6 +131,38 @@ def test_served_weights_check_adds_up_small_updates(tiny_model_dir, tiny_tokeniz
     assert shifts == sorted(shifts)  # measured against the first probe: growing
 
 
+@pytest.mark.parametrize("lora", [False, True])
+def test_a_seal_policy_streams_exactly_the_served_models_weights(tiny_model_dir, lora):
+    """TRL's own weight iteration (the one vLLM's sync streams), wrapped to leave the SEAL head out: the names
+    are exactly the plain model's, under LoRA too (merged; the head saved as a module to save)."""
+    from accelerate import Accelerator
+    from peft import LoraConfig, get_peft_model
+    from trl.distributed import DistributedBackend
+    from trl.generation.vllm_generation import VLLMGeneration
+
+    from agentrl.rollout.vllm_backend import leave_out_of_sync
+    from agentrl.seal_capture import HEAD_NAME, attach_seal_head
+
+    plain = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    served_names = {name for name, _ in plain.named_parameters()}
+    policy = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    attach_seal_head(policy, 3, seed=0)
+    if lora:
+        config = LoraConfig(r=4, target_modules=["q_proj", "v_proj"], modules_to_save=[HEAD_NAME])
+        policy = get_peft_model(policy, config)
+    engine = object.__new__(VLLMGeneration)  # its __init__ starts vLLM (CUDA); the iteration needs none of it
+    engine.model, engine.accelerator = policy, Accelerator(cpu=True)
+    engine._dist = DistributedBackend(engine.accelerator)
+    streamed = {name for name, _ in engine._iter_named_params()}
+    assert any(HEAD_NAME in name for name in streamed)  # what TRL alone would send: vLLM would refuse it
+    leave_out_of_sync(engine, HEAD_NAME)
+    weights = dict(engine._iter_named_params())
+    assert set(weights) == served_names
+    expected = plain.state_dict()
+    for name, tensor in weights.items():  # LoRA B starts at 0: the merged weights are the base weights
+        assert torch.equal(tensor, expected[name]), name
+
+
 def test_ranks_stay_in_lockstep_under_a_collective_backend(tiny_model_dir, tmp_path):
     from tests.launch import ROOT, accelerate_launch
 
@@ -148,7 +182,7 @@ def reward_by_tokens(episodes, **kwargs):
     return [float(sum(e.steps[0].response_ids) % 5) if e.steps else 0.0 for e in episodes]
 
 
-def train(model_dir, tokenizer, tmp_path, engine=None, mode="sequence_mask"):
+def train(model_dir, tokenizer, tmp_path, engine=None, mode="sequence_mask", **overrides):
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_pretrained(model_dir)
     args = AgentRLConfig(
@@ -167,18 +201,23 @@ def train(model_dir, tokenizer, tmp_path, engine=None, mode="sequence_mask"):
         logging_steps=1,
         save_strategy="no",
         vllm_importance_sampling_mode=mode,
+        use_vllm=engine is not None,
+        **overrides,
     )
     served = copy.deepcopy(model)  # vLLM's copy, taken before TRL patches the policy's forward
-    trainer = AgentGRPOTrainer(
-        model=model,
-        args=args,
-        env_factory=lambda: make_env("household-easy", max_steps=2),
-        processing_class=tokenizer,
-        reward_funcs=[reward_by_tokens],
-    )
-    if engine is not None:  # what GRPOTrainer.__init__ sets up with use_vllm: true, vLLM's engine aside
-        trainer.use_vllm, trainer._last_loaded_step = True, -1
-        trainer.vllm_generation = engine(trainer.model, tokenizer, served)
+
+    def build_engine(model, accelerator, processing_class, **vllm_options):  # VLLMGeneration's signature
+        return engine(model, processing_class, served)
+
+    # use_vllm: true goes through GRPOTrainer.__init__ as on a GPU; only the engine it builds is the HF one
+    with patch.object(trl.trainer.grpo_trainer, "VLLMGeneration", build_engine):
+        trainer = AgentGRPOTrainer(
+            model=model,
+            args=args,
+            env_factory=lambda: make_env("household-easy", max_steps=2),
+            processing_class=tokenizer,
+            reward_funcs=[reward_by_tokens],
+        )
     trainer.train()
     return trainer
 
@@ -209,6 +248,15 @@ def test_trainer_on_an_exact_engine_matches_the_hf_backend(
         assert torch.allclose(parameter, reference[name], atol=1e-5), name
         moved = max(moved, (parameter - initial[name]).abs().max().item())
     assert moved > 1e-4  # and the update was not zero
+
+
+def test_a_seal_run_syncs_only_the_language_model(tiny_model_dir, tiny_tokenizer, tmp_path):
+    """The SEAL head stays out of the sync (the served model has none); the served weights follow the policy."""
+    trainer = train(tiny_model_dir, tiny_tokenizer, tmp_path, engine=HFEngine, seal=True)
+    engine = trainer.vllm_generation
+    assert engine.syncs == 2 and not any("seal" in name for name, _ in engine.served.named_parameters())
+    history = [h for h in trainer.state.log_history if "vllm/probe_logp_mismatch" in h]
+    assert len(history) == 2 and all(h["vllm/probe_logp_mismatch"] < 1e-4 for h in history)
 
 
 def test_trainer_stops_on_a_sync_that_changes_nothing(tiny_model_dir, tiny_tokenizer, tmp_path):

@@ -41,6 +41,20 @@ def is_collective(engine: Any) -> bool:
     return getattr(engine, "mode", "colocate") == "server" or getattr(engine, "tensor_parallel_size", 1) > 1
 
 
+def leave_out_of_sync(engine: Any, name_part: str) -> None:
+    """Stream every parameter to vLLM except those whose name contains `name_part` (the SEAL head: the served
+    model has no such module and vLLM refuses unknown weights). Wraps TRL's `VLLMGeneration._iter_named_params`
+    (TRL is pinned to 1.16); the gathering it does per parameter still runs, so ranks stay in step."""
+    iterate = engine._iter_named_params
+
+    def served_parameters():
+        for name, parameter in iterate():
+            if name_part not in name:
+                yield name, parameter
+
+    engine._iter_named_params = served_parameters
+
+
 class VLLMGenerator:
     """One turn of every live episode through vLLM; ranks stay in lockstep when generation is collective.
 
