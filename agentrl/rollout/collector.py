@@ -95,9 +95,9 @@ class RolloutCollector:
             else:
                 self._fail(state, "reset", result.error)
 
+        keep_going = getattr(generator, "keep_going", None)  # a collective backend answers for every rank
         while True:
             running = [state for state in live if not state.done]
-            keep_going = getattr(generator, "keep_going", None)  # a collective backend answers for every rank
             if not (keep_going(bool(running)) if keep_going else running):
                 break
             prompts = [self.context.prompt_ids(state) for state in running]

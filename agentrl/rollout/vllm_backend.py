@@ -38,7 +38,13 @@ def engine_settings(engine: Any, **settings: Any) -> Iterator[None]:
 
 def is_collective(engine: Any) -> bool:
     """Server mode gathers every rank's prompts; colocate with tensor parallelism gathers its TP group's."""
-    return getattr(engine, "mode", "colocate") == "server" or getattr(engine, "tensor_parallel_size", 1) > 1
+    return engine.mode == "server" or engine.tensor_parallel_size > 1
+
+
+def sampled_logprobs(row: Sequence[Sequence[float | None]]) -> list[float]:
+    """One response's sampling log-probs: with logprobs=0 each token's list holds the sampled token's alone
+    (None, here NaN, when vLLM had none)."""
+    return [math.nan if lp[0] is None else float(lp[0]) for lp in row]
 
 
 def leave_out_of_sync(engine: Any, name_part: str) -> None:
@@ -104,8 +110,7 @@ class VLLMGenerator:
             stop = next((i for i, token in enumerate(ids) if token in self.eos_token_ids), None)
             length = len(ids) if stop is None else stop + 1  # keep EOS: the model produced it
             responses.append(ids[:length])
-            # logprobs=0: each token's list holds the sampled token's log-prob alone (None when vLLM had none)
-            sampling_logps.append([math.nan if lp[0] is None else float(lp[0]) for lp in row[:length]])
+            sampling_logps.append(sampled_logprobs(row[:length]))
             truncated.append(stop is None)
         _, entropies = self.score(prompts, responses)
         return [
@@ -133,12 +138,12 @@ class ServedWeightsCheck:
         self._previous: tuple[list[int], list[float], list[float]] | None = None  # tokens, served, policy
 
     def _sample_probe(self, engine: Any, temperature: float) -> tuple[list[int], list[float]]:
-        kwargs = {**getattr(engine, "generation_kwargs", {}), "seed": self.seed}
+        kwargs = {**engine.generation_kwargs, "seed": self.seed}
         with engine_settings(
             engine, max_completion_length=self.tokens, temperature=temperature, generation_kwargs=kwargs
         ):
             _, completion_ids, logprobs, _ = engine.generate([self.probe_ids], None, 1)
-        return list(completion_ids[0]), [math.nan if lp[0] is None else float(lp[0]) for lp in logprobs[0]]
+        return list(completion_ids[0]), sampled_logprobs(logprobs[0])
 
     def __call__(self, engine: Any, temperature: float, score: Scorer) -> dict[str, float]:
         tokens, served = self._sample_probe(engine, temperature)
