@@ -52,3 +52,5 @@ if __name__ == "__main__":
     if accelerator.is_main_process:
         with open(sys.argv[2], "w") as f:
             json.dump(report, f)
+    accelerator.wait_for_everyone()
+    torch.distributed.destroy_process_group()  # a gloo group left to interpreter exit can abort a rank
