@@ -60,7 +60,7 @@ def _close_process_group() -> None:
 
 def _open_env(name: str, env_kwargs: dict | None = None):
     """make_env, with every way it can fail (unknown name, engine not installed, bad kwargs) as a RecipeError."""
-    from envs import check_env_name, make_env
+    from agentrl.envs import check_env_name, make_env
 
     try:
         check_env_name(name)
@@ -78,7 +78,7 @@ def _first_line(error: BaseException) -> str:
 
 
 def _split_task_ids(env, split: str) -> list[str]:
-    from envs.base import SPLITS
+    from agentrl.envs.base import SPLITS
 
     if split not in SPLITS:
         raise RecipeError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
@@ -143,7 +143,7 @@ def _eval(argv: list[str]) -> None:
     task_ids = _split_task_ids(_open_env(options.env, env_kwargs), options.split)[: options.num_tasks]
     import functools
 
-    from envs import make_env
+    from agentrl.envs import make_env
 
     factory = functools.partial(make_env, options.env, **env_kwargs)  # plain data: it can reach env workers
     if options.agent == "policy":
@@ -213,7 +213,7 @@ EVAL_DEFAULTS = {
 }
 # eval option <- the run's config.yaml key that training's own evaluation used
 RUN_EVAL_SETTINGS = {
-    "env": "env",
+    "env": "env_id",
     "split": "eval_split",
     "num_tasks": "eval_num_tasks",
     "temperature": "eval_temperature",
@@ -277,8 +277,8 @@ def _install_hint(name: str, error: BaseException) -> str:
 
 def _env_status(name: str) -> str:
     """'train N  eval_in N  eval_out N', or why the environment cannot be built here."""
-    from envs import make_env
-    from envs.base import SPLITS
+    from agentrl.envs import make_env
+    from agentrl.envs.base import SPLITS
 
     try:
         env = make_env(name)
@@ -300,7 +300,7 @@ def _envs(argv: list[str]) -> None:
     argparse.ArgumentParser(
         prog="agentrl envs", description="Registered environments with their splits and sizes (tasks per split)."
     ).parse_args(argv)
-    from envs import list_envs
+    from agentrl.envs import list_envs
 
     for name, description in list_envs().items():
         print(f"{name:20s} {_env_status(name):40s} {description}")
@@ -343,7 +343,7 @@ def _play(argv: list[str]) -> None:
 def _play_episode(env, options: argparse.Namespace) -> None:
     import random
 
-    from envs import UnknownTaskError
+    from agentrl.envs import UnknownTaskError
 
     if options.task is None:
         task_id = _split_task_ids(env, options.split)[0]

@@ -47,7 +47,15 @@ class AgentRLConfig(GRPOConfig):
     )
 
     # ---- environment -------------------------------------------------------------------------
-    env: str = field(default="household-easy", metadata={"help": "Environment name (see `agentrl envs`)."})
+    env_id: str = field(
+        default="household-easy",
+        metadata={
+            "help": "The environment: a registered name (`agentrl envs`), an import path package.module:Factory or "
+            "path/to/file.py:Factory (a TextEnv subclass or a function returning one), or an adapter spec "
+            "gymnasium:ID | gem:ID | textarena:ID | openenv:... | trl:module:Class (docs/environments.md). "
+            "(A recipe's top-level `env:` is TRL's mapping of environment variables.)"
+        },
+    )
     env_kwargs: dict[str, Any] | str | None = field(
         default=None, metadata={"help": "Keyword arguments for the environment factory (a mapping)."}
     )

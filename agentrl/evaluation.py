@@ -18,8 +18,8 @@ import torch
 
 from agentrl.rollout import HFGenerator, PromptBuilder, RolloutCollector
 from agentrl.rollout.episode import Episode, Step, tool_call_counts
-from envs.base import TextEnv
-from envs.pool import EnvPool, make_env_pool
+from agentrl.envs.base import TextEnv
+from agentrl.rollout.pool import EnvPool, make_env_pool
 
 BASELINES = ("random", "expert")
 
@@ -139,7 +139,7 @@ def evaluate_policy(
 
     Sampling is seeded (without touching the caller's RNG state), so the same model, tasks, temperature
     and seed give the same numbers: `agentrl eval` reproduces a run's eval.json. `env_workers` > 0 runs
-    the environments in worker processes (same numbers, see envs/pool.py).
+    the environments in worker processes (same numbers, see agentrl/rollout/pool.py).
     """
     was_training = model.training
     model.eval()

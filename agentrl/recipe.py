@@ -1,9 +1,10 @@
 """Recipes: YAML files of AgentRLConfig fields, overridden by `--field value` on the command line.
 
-Built on TRL's TrlParser. Differences: the recipe key `env` is the environment NAME (TrlParser reads an
-`env:` mapping as environment variables; agentrl uses `env_vars:` for that), and every mistake is
-reported before anything is loaded: a missing recipe file, an unknown key (with the closest field
-names), an unknown environment, a model path that does not exist.
+Built on TRL's TrlParser, and readable by it: `TrlParser((AgentRLConfig,)).parse_args_and_config(...)` loads
+an agentrl recipe (after `base:` is resolved, which is agentrl's addition). As in TRL, a top-level `env:` mapping
+sets environment variables (printed when set); the environment the agent acts in is `env_id:`. Every mistake is
+reported before anything is loaded: a missing recipe file, an unknown key (with the closest field names), an
+unknown environment or env_kwargs key, a model path that does not exist.
 """
 
 from __future__ import annotations
@@ -29,17 +30,26 @@ def _suggest(key: str, known: Sequence[str]) -> str:
 
 def load_recipe(path: str | os.PathLike, _seen: tuple[Path, ...] = ()) -> dict:
     """The recipe's keys; with `base: OTHER.yaml` (relative to the recipe's folder), OTHER's keys overridden by
-    this recipe's (a whole key at a time: an `env_kwargs` mapping replaces the base's)."""
+    this recipe's (a whole key at a time: an `env_kwargs` mapping replaces the base's). An `env_id` that names a
+    Python file (`my_env.py:Factory`) is taken relative to the folder of the recipe that names it."""
     path = Path(path)
     if not path.is_file():
         raise RecipeError(
             f"recipe file {str(path)!r} not found. Pass an existing YAML file to --config, e.g. "
             "recipes/quickstart.yaml (list them with `ls recipes/`)."
         )
-    with open(path) as f:
-        recipe = yaml.safe_load(f) or {}
+    try:
+        with open(path) as f:
+            recipe = yaml.safe_load(f) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise RecipeError(f"recipe {str(path)!r} is not valid YAML{where}: {problem}. Fix the file there.") from None
     if not isinstance(recipe, dict):
         raise RecipeError(f"recipe {str(path)!r} must be a YAML mapping of field: value")
+    _check_environment_keys(recipe, path)
+    _anchor_env_file(recipe, path.parent)
     base = recipe.pop("base", None)
     if base is None:
         return recipe
@@ -52,6 +62,42 @@ def load_recipe(path: str | os.PathLike, _seen: tuple[Path, ...] = ()) -> dict:
             "relative to the recipe's folder)"
         )
     return load_recipe(base_path, (*_seen, path.resolve())) | recipe
+
+
+def _check_environment_keys(recipe: dict, path: Path) -> None:
+    """`env:` is TRL's mapping of environment variables; agentrl's environment is `env_id:` (older recipes said
+    `env: NAME` and `env_vars:`)."""
+    env = recipe.get("env")
+    if env is not None and not isinstance(env, dict):
+        raise RecipeError(
+            f"recipe {str(path)!r}: `env: {env}` - the environment key is now `env_id:` (write `env_id: {env}`). "
+            "A top-level `env:` is TRL's mapping of environment variables, e.g. `env: {OMP_NUM_THREADS: \"1\"}`."
+        )
+    if "env_vars" in recipe:
+        raise RecipeError(
+            f"recipe {str(path)!r}: `env_vars:` is now `env:` (TRL's name for the mapping of environment variables); "
+            "rename the key."
+        )
+
+
+def _anchor_env_file(recipe: dict, folder: Path) -> None:
+    """`env_id: my_env.py:Factory` in a recipe: the file is looked up next to the recipe (as `base:` is)."""
+    spec = recipe.get("env_id")
+    if not isinstance(spec, str) or ":" not in spec:
+        return
+    location, attribute = spec.rsplit(":", 1)
+    if location.endswith(".py") and not Path(location).expanduser().is_absolute():
+        candidate = (folder / location).resolve()
+        if candidate.is_file():
+            recipe["env_id"] = f"{candidate}:{attribute}"
+
+
+def set_environment_variables(variables: dict | None) -> None:
+    """The recipe's `env:` mapping into os.environ (as TrlParser does), before anything reads them; each one set is
+    printed, so a run's log says what it changed. Worker processes inherit them."""
+    for key, value in (variables or {}).items():
+        os.environ[str(key)] = str(value)
+        print(f"[agentrl] env: {key}={value}", file=sys.stderr)
 
 
 def parse_train_args(argv: Sequence[str]) -> AgentRLConfig:
@@ -67,8 +113,7 @@ def parse_train_args(argv: Sequence[str]) -> AgentRLConfig:
         recipe_path = argv[at + 1]
         del argv[at : at + 2]
         recipe = load_recipe(recipe_path)
-    for key, value in (recipe.pop("env_vars", None) or {}).items():
-        os.environ[key] = str(value)
+    set_environment_variables(recipe.pop("env", None))
     unknown = [key for key in recipe if key not in fields]
     if unknown:
         key = unknown[0]
@@ -79,6 +124,8 @@ def parse_train_args(argv: Sequence[str]) -> AgentRLConfig:
     for token in argv:
         if token.startswith("--"):
             name = token[2:].split("=", 1)[0]
+            if name == "env":
+                raise RecipeError("unknown option --env: the environment option is --env_id (e.g. --env_id household)")
             if name not in fields and name not in ("help", "h"):
                 raise RecipeError(f"unknown option --{name}.{_suggest(name, fields)} See `agentrl train --help`.")
     parser = TrlParser(AgentRLConfig)
@@ -93,12 +140,13 @@ def parse_train_args(argv: Sequence[str]) -> AgentRLConfig:
 
 def validate(args: AgentRLConfig) -> None:
     """Checks that must fail before any model is loaded."""
+    from agentrl.envs import check_env_kwargs
+    from agentrl.envs.base import SPLITS
     from agentrl.models import check_model_name_or_path
-    from envs import check_env_name
-    from envs.base import SPLITS
 
     try:
-        check_env_name(args.env)
+        step_limit = {} if args.max_episode_steps is None else {"max_steps": args.max_episode_steps}
+        check_env_kwargs(args.env_id, {**args.env_kwargs, **args.env_shift_kwargs, **step_limit})
     except ValueError as error:
         raise RecipeError(str(error)) from error
     try:

@@ -28,14 +28,14 @@ logger = logging.getLogger(__name__)
 
 def env_factory_for(args: AgentRLConfig, shifted: bool = False):
     """make_env with the recipe's env kwargs; `shifted`: with env_shift_kwargs merged in (after env_shift_step)."""
-    from envs import make_env
+    from agentrl.envs import make_env
 
     kwargs = dict(args.env_kwargs)
     if shifted:
         kwargs.update(args.env_shift_kwargs)
     if args.max_episode_steps is not None:
         kwargs["max_steps"] = args.max_episode_steps
-    return functools.partial(make_env, args.env, **kwargs)
+    return functools.partial(make_env, args.env_id, **kwargs)
 
 
 def write_config(args: AgentRLConfig, output_dir: Path) -> None:
@@ -131,7 +131,7 @@ def train(args: AgentRLConfig) -> dict:
     env = env_factory()
     if args.trajectory_format == "per_step" and has_tools(env):
         raise RecipeError(
-            f"env {args.env!r} is a tool environment (its actions are tool calls): set trajectory_format: concat in "
+            f"env {args.env_id!r} is a tool environment (its actions are tool calls): set trajectory_format: concat in "
             "the recipe (tool messages are context of one growing conversation; docs/multiturn.md)."
         )
     if state.is_main_process:

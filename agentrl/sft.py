@@ -15,7 +15,7 @@ from datasets import Dataset
 from agentrl.config import AgentRLConfig
 from agentrl.rollout.demos import expert_concat_rows, expert_sft_rows
 from agentrl.rollout.prompt import PromptBuilder
-from envs.base import TextEnv
+from agentrl.envs.base import TextEnv
 
 
 def sft_warmup(model_path: str, tokenizer, env: TextEnv, args: AgentRLConfig, save_dir: str | Path) -> Path:

@@ -11,6 +11,7 @@ evaluation task, environments in process, CPU, fp32. The algorithm's own setting
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 from agentrl.config import AgentRLConfig
@@ -75,10 +76,11 @@ def tiny_model_for(args: AgentRLConfig, cache: Path) -> Path:
     from agentrl.run import env_factory_for
     from agentrl.sft import sft_warmup
 
-    folder = cache / f"tiny-{args.env}"
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", args.env_id)  # a spec may hold ':' and '/' (import paths, adapters)
+    folder = cache / f"tiny-{slug}"
     if not (folder / "config.json").exists():
         env = env_factory_for(args)()
-        initial = build_tiny_model(cache / f"tiny-{args.env}-init", env, seed=0, **SMOKE_TINY)
+        initial = build_tiny_model(cache / f"tiny-{slug}-init", env, seed=0, **SMOKE_TINY)
         warm_up = copy.copy(args)  # the recipe's prompt settings; full fine-tuning of the tiny model, no checkpointing
         warm_up.use_peft, warm_up.gradient_checkpointing, warm_up.seed = False, False, 0
         for key, value in SMOKE_SFT.items():
@@ -107,7 +109,7 @@ def parse_smoke_args(argv: list[str]) -> AgentRLConfig:
     print(
         f"[agentrl] smoke: {recipe_args.model_name_or_path} is a {model_type} model ({model_class}); this dry run "
         f"swaps it for the tiny offline qwen2 in {tiny_model} and runs one update of "
-        f"{recipe_args.num_generations} rollouts on {recipe_args.env} with Hugging Face generate "
+        f"{recipe_args.num_generations} rollouts on {recipe_args.env_id} with Hugging Face generate "
         f"(outputs in {output_dir}/)"
     )
     return parse_train_args([*argv, *smoke_overrides(recipe_args, tiny_model, output_dir)])

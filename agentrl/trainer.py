@@ -62,7 +62,7 @@ from agentrl.rollout.generator import eos_token_ids, unwrap_for_generation
 from agentrl.rollout.samples import loss_mask, pad_sequences
 from agentrl.rollout.vllm_backend import ServedWeightsCheck, VLLMGenerator, leave_out_of_sync
 from agentrl.seal_capture import HEAD_NAME, SealCapture, attach_seal_head
-from envs.base import TextEnv
+from agentrl.envs.base import TextEnv
 
 logger = logging.getLogger(__name__)
 

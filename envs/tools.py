@@ -35,7 +35,7 @@ from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from envs.base import SPLITS, TextEnv, numbered_task_ids, parse_numbered_task_id
+from agentrl.envs.base import SPLITS, TextEnv, numbered_task_ids, parse_numbered_task_id
 
 # Annotations whose values are cheap to check before the call; anything else goes to the tool unchecked.
 _CHECKED_TYPES = (str, int, float, bool)

@@ -2,7 +2,7 @@
 
 TRL's convention: a class whose reset(**row) starts an episode from a dataset row (returning text to append
 to the prompt, or None), whose public methods are the tools (type hints and a Google-style docstring with an
-`Args:` section each), and whose state reward functions read afterwards. envs.tools.TRLStyleEnv runs such a
+`Args:` section each), and whose state reward functions read afterwards. agentrl.envs.tools.TRLStyleEnv runs such a
 class as an agentrl tool environment; registering a factory for it makes `env: counter-puzzle` work in a
 recipe:
 
@@ -19,8 +19,8 @@ import json
 import random
 import sys
 
-from envs import register_env
-from envs.tools import TRLStyleEnv
+from agentrl.envs import register_env
+from agentrl.envs.tools import TRLStyleEnv
 
 
 class CounterPuzzle:

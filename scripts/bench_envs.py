@@ -23,8 +23,8 @@ import json
 import random
 import time
 
-from envs import list_envs, make_env
-from envs.pool import ProcessEnvPool
+from agentrl.envs import list_envs, make_env
+from agentrl.rollout.pool import ProcessEnvPool
 
 
 def _action(info: dict, rng: random.Random) -> str | None:

@@ -105,7 +105,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     options = parser.parse_args()
-    from envs import make_env
+    from agentrl.envs import make_env
 
     sides = {"per_step": options.per_step, "concat": options.concat}
     trainers = {side: build_trainer(run, options.episodes) for side, run in sides.items()}

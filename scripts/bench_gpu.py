@@ -37,7 +37,7 @@ def build_model(folder: Path, env_name: str, shape: str) -> Path:
     import torch
 
     from agentrl import models
-    from envs import make_env
+    from agentrl.envs import make_env
 
     if (folder / "config.json").exists():
         return folder
@@ -84,7 +84,7 @@ def main() -> None:
     from agentrl.cli import main as agentrl_main
     from agentrl.recipe import load_recipe
 
-    env_name = load_recipe(options.config)["env"]
+    env_name = load_recipe(options.config)["env_id"]
     work = Path(options.work_dir or tempfile.mkdtemp(prefix="bench_gpu_"))
     state = PartialState()
     model = work / f"random-{options.shape}-{env_name}"

@@ -66,7 +66,7 @@ def main() -> None:
 
     from agentrl.models import build_tiny_model
     from agentrl.rollout import HFGenerator, PromptBuilder, RolloutCollector
-    from envs import make_env
+    from agentrl.envs import make_env
 
     path = options.model
     if path == "tiny":

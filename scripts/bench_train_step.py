@@ -43,7 +43,7 @@ def build_trainer(model_path: str, tokenizer, episodes: int, entropy_control: st
 
     from agentrl.config import AgentRLConfig
     from agentrl.trainer import AgentGRPOTrainer
-    from envs import make_env
+    from agentrl.envs import make_env
 
     args = AgentRLConfig(
         output_dir=output_dir,
@@ -155,7 +155,7 @@ def main() -> None:
     from transformers import AutoTokenizer
 
     from agentrl.models import build_tiny_model
-    from envs import make_env
+    from agentrl.envs import make_env
 
     path = options.model
     if path == "tiny":
@@ -221,7 +221,7 @@ def main() -> None:
 
 
 def bench_seal(path: str, tokenizer, options) -> dict:
-    from envs import make_env
+    from agentrl.envs import make_env
 
     trainers = {
         side: build_trainer(path, tokenizer, options.episodes, "none", tempfile.mkdtemp(), seal=side == "on")

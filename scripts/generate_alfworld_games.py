@@ -23,15 +23,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from envs.alfworld.build import extend_generated  # noqa: E402
-from envs.alfworld.games import (  # noqa: E402
+from agentrl.envs.alfworld.build import extend_generated  # noqa: E402
+from agentrl.envs.alfworld.games import (  # noqa: E402
     DEFAULT_CACHE_DIR,
     GENERATOR_VERSION,
     SHIPPED_ARCHIVE,
     cache_lock,
     generated_root,
 )
-from envs.base import SPLITS  # noqa: E402
+from agentrl.envs.base import SPLITS  # noqa: E402
 
 
 def pack(root: Path, counts: dict[str, int], archive: Path) -> None:

@@ -38,7 +38,7 @@ def main() -> None:
     from agentrl.models import build_tiny_model
     from agentrl.rollout import PromptBuilder
     from agentrl.rollout.demos import expert_concat_rows
-    from envs import make_env
+    from agentrl.envs import make_env
 
     env = make_env(options.env)
     folder = options.model or build_tiny_model(tempfile.mkdtemp() + "/tiny", env, hidden_size=32, num_layers=1)

@@ -204,7 +204,7 @@ def page(root: Path, configs: list[str], figures: list[Path], output: Path, args
         f"{args.wall_time_s / 60:.0f} minutes for this invocation. Runs in `{root}/CONFIG/seedN/`; rerun the script to "
         "regenerate this page.",
         "",
-        f"Setup: env `{setup.get('env')}`, {setup.get('max_steps')} updates of "
+        f"Setup: env `{setup.get('env_id')}`, {setup.get('max_steps')} updates of "
         f"{tasks} tasks x {setup.get('num_generations')} rollouts, every run from `{setup.get('model_name_or_path')}`"
         f"; held-out success on {setup.get('eval_split')} ({setup.get('eval_num_tasks')} tasks, temperature "
         f"{setup.get('eval_temperature')}) before RL and after the last update (a fixed step, never the best one). "

@@ -13,7 +13,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     from agentrl.models import build_tiny_model
-    from envs import make_env
+    from agentrl.envs import make_env
 
     path = tmp_path_factory.mktemp("tiny") / "model"
     build_tiny_model(path, make_env("household-easy"), hidden_size=64, num_layers=2, seed=0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from envs.base import TextEnv
+from agentrl.envs.base import TextEnv
 
 
 def run_expert(env: TextEnv, task_id: str) -> list[tuple[str, float, bool, dict]]:

@@ -12,10 +12,10 @@ import pytest
 
 pytest.importorskip("alfworld", reason='ALFWorld is not installed: pip install -e ".[alfworld]"')
 
-from envs import SPLITS, UnknownTaskError, check_info, make_env  # noqa: E402
-from envs.alfworld.engine import legacy_command, require_alfworld  # noqa: E402
-from envs.alfworld.env import AlfworldEnv, named_entities  # noqa: E402
-from envs.alfworld.games import TASK_TYPES, generated_root, read_manifest, shipped_counts  # noqa: E402
+from agentrl.envs import SPLITS, UnknownTaskError, check_info, make_env  # noqa: E402
+from agentrl.envs.alfworld.engine import legacy_command, require_alfworld  # noqa: E402
+from agentrl.envs.alfworld.env import AlfworldEnv, named_entities  # noqa: E402
+from agentrl.envs.alfworld.games import TASK_TYPES, generated_root, read_manifest, shipped_counts  # noqa: E402
 from tests.expert import run_expert
 
 # A handful of games per split keeps the module fast; the games are the shipped ones (unpacked into the
@@ -203,7 +203,7 @@ def generated_root_of(env: AlfworldEnv):
 
 def test_fresh_build_with_alfworld_generator_matches_the_shipped_game(env, tmp_path):
     """Runs alfworld-generate's gen_game_files on a fresh problem; same bytes as the shipped/cached game."""
-    from envs.alfworld.build import GameBuilder
+    from agentrl.envs.alfworld.build import GameBuilder
 
     builder = GameBuilder(generated_root(tmp_path))
     entry = builder.build("eval_out", 4)  # pick_cool_then_place_in_recep in an unseen room
@@ -224,7 +224,7 @@ def test_shipped_archive_is_small_and_balanced():
     counts = shipped_counts()
     if not any(counts.values()):
         pytest.skip("no shipped archive (games are generated on first use)")
-    from envs.alfworld.games import SHIPPED_ARCHIVE
+    from agentrl.envs.alfworld.games import SHIPPED_ARCHIVE
 
     assert SHIPPED_ARCHIVE.stat().st_size < 5_000_000
     assert all(counts[split] % len(TASK_TYPES) == 0 and counts[split] >= 6 for split in SPLITS)

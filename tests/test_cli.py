@@ -16,7 +16,7 @@ from agentrl.cli import main
 TINY_RUN = {
     "model_name_or_path": "tiny",
     "tiny_hidden_size": 64,
-    "env": "household-easy",
+    "env_id": "household-easy",
     "max_steps": 2,
     "per_device_train_batch_size": 4,
     "num_generations": 2,
@@ -79,8 +79,8 @@ def test_missing_recipe_file(tmp_path, capsys, no_model_loading):
 
 
 def test_unknown_environment(tmp_path, capsys, no_model_loading):
-    code, err = run_cli(capsys, "train", "--config", str(write_recipe(tmp_path, env="alfwrld")))
-    assert code == 2 and "unknown environment 'alfwrld'" in err and "household-easy" in err and "env:" in err
+    code, err = run_cli(capsys, "train", "--config", str(write_recipe(tmp_path, env_id="alfwrld")))
+    assert code == 2 and "unknown environment 'alfwrld'" in err and "household-easy" in err and "env_id:" in err
 
 
 def test_model_path_that_does_not_exist(tmp_path, capsys, no_model_loading):
@@ -128,10 +128,10 @@ def test_credit_assignment_runs_log_their_metrics(tmp_path, changes, keys):
     ("changes", "keys"),
     [
         (  # step-level credit and SEAL read the same step records in concat mode
-            {"env": "household-easy", "advantage_estimator": "gigpo", "empg": True, "seal": True},
+            {"env_id": "household-easy", "advantage_estimator": "gigpo", "empg": True, "seal": True},
             ["concat/row_tokens_mean", "concat/rerender_mismatch_rate", "empg/g_mean", "seal/units"],
         ),
-        ({"env": "factqa-easy", "max_completion_length": 32}, ["tools/calls_per_episode", "tools/failure_rate"]),
+        ({"env_id": "factqa-easy", "max_completion_length": 32}, ["tools/calls_per_episode", "tools/failure_rate"]),
     ],
 )
 def test_concat_runs_train_end_to_end_and_log_their_metrics(tmp_path, changes, keys):
@@ -145,12 +145,12 @@ def test_concat_runs_train_end_to_end_and_log_their_metrics(tmp_path, changes, k
     # `agentrl eval` on the run reads its trajectory format from config.yaml and gives eval.json's numbers
     after = json.loads((tmp_path / "run" / "eval.json").read_text())["after"]
     output = tmp_path / "eval.json"
-    argv = ["eval", "--model", str(tmp_path / "run" / "final"), "--env", changes["env"], "--num_tasks", "4"]
+    argv = ["eval", "--model", str(tmp_path / "run" / "final"), "--env", changes["env_id"], "--num_tasks", "4"]
     argv += ["--temperature", "0.4", "--seed", "7", "--max_new_tokens", str(changes.get("max_completion_length", 16))]
     assert main(argv + ["--output", str(output)]) == 0
     again = json.loads(output.read_text())
     assert (again["success_rate"], again["episode_length"]) == (after["success_rate"], after["episode_length"])
-    if changes["env"].startswith("factqa"):
+    if changes["env_id"].startswith("factqa"):
         assert {"tool_calls_per_episode", "tool_failure_rate"} <= set(again)
 
 
@@ -172,7 +172,7 @@ def test_command_line_overrides_the_recipe(tmp_path):
     from agentrl.recipe import parse_train_args
 
     args = parse_train_args(["--config", str(write_recipe(tmp_path)), "--max_steps", "7", "--history_length", "1"])
-    assert args.max_steps == 7 and args.history_length == 1 and args.env == "household-easy"
+    assert args.max_steps == 7 and args.history_length == 1 and args.env_id == "household-easy"
 
 
 def test_two_step_train_run_writes_the_run_directory(tmp_path, capsys):
@@ -180,7 +180,7 @@ def test_two_step_train_run_writes_the_run_directory(tmp_path, capsys):
     assert code == 0
     run = tmp_path / "run"
     config = yaml.safe_load((run / "config.yaml").read_text())
-    assert config["env"] == "household-easy" and config["max_steps"] == 2
+    assert config["env_id"] == "household-easy" and config["max_steps"] == 2
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     steps = [r for r in records if "reward/mean" in r]
     assert [r["step"] for r in steps] == [1, 2]
@@ -286,7 +286,7 @@ def test_every_shipped_recipe_parses_and_validates():
         if loaded.get("use_vllm"):
             overrides += ["--use_vllm", "false"]  # vLLM is GPU-only; its settings are checked below
         args = parse_train_args(["--config", str(recipe), *overrides])
-        assert args.max_steps > 0 and args.env and args.output_dir
+        assert args.max_steps > 0 and args.env_id and args.output_dir
         if loaded.get("use_vllm"):
             check_vllm_settings(args)
 
@@ -299,12 +299,12 @@ def run_cli_out(capsys, *argv):
 
 
 def test_envs_lists_splits_and_sizes_and_survives_a_missing_engine(capsys, monkeypatch):
-    from envs import registry
+    from agentrl.envs import registry
 
     def needs_engine(**kwargs):
         raise ImportError('the fake engine is not installed; pip install -e ".[fake]"')
 
-    registry._load_builtin()
+    registry._load_registered()
     monkeypatch.setitem(registry._FACTORIES, "fake-engine", needs_engine)
     monkeypatch.setitem(registry._DESCRIPTIONS, "fake-engine", "an env whose engine is missing")
     code, out, _ = run_cli_out(capsys, "envs")
@@ -325,7 +325,7 @@ def test_play_prints_the_expert_transcript_with_old_and_new_spellings(capsys):
 
 
 def test_play_as_a_human_from_the_terminal(capsys, monkeypatch):
-    from envs import make_env
+    from agentrl.envs import make_env
 
     env = make_env("household")
     _, info = env.reset("household/train/00003")
@@ -360,7 +360,7 @@ def test_env_commands_reject_bad_input_with_a_message(capsys, argv, message):
 def test_eval_baselines_without_a_model(capsys, tmp_path):
     import random
 
-    from envs import make_env
+    from agentrl.envs import make_env
 
     code, out, _ = run_cli_out(capsys, "eval", "--agent", "expert", "--env", "household-multi", "--num_tasks", "30")
     expert = json.loads(out)
@@ -469,7 +469,7 @@ def test_every_accelerate_config_is_valid():
 
 
 def test_a_tool_environment_needs_concat(tmp_path, capsys):
-    code, err = run_cli(capsys, "train", "--config", str(write_recipe(tmp_path, env="factqa-easy")))
+    code, err = run_cli(capsys, "train", "--config", str(write_recipe(tmp_path, env_id="factqa-easy")))
     assert code == 2 and "tool environment" in err and "trajectory_format: concat" in err
 
 

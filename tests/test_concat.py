@@ -11,7 +11,7 @@ from agentrl.rollout import PromptBuilder, RolloutCollector, concat_rows, loss_m
 from agentrl.rollout.chat import ChatTemplateError, ChatTokens, template_report
 from agentrl.rollout.demos import expert_concat_rows, expert_conversations
 from agentrl.rollout.generator import Generation
-from envs import make_env
+from agentrl.envs import make_env
 
 TASK = "household-easy/train/00003"
 IM_END, IM_START = "<|im_end|>", "<|im_start|>"

@@ -297,7 +297,7 @@ def test_entropy_recipes_parse(tmp_path):
 
 
 def test_put_grammar_renames_the_placing_command():
-    from envs import make_env
+    from agentrl.envs import make_env
 
     env = make_env("household-easy", put_grammar=True)
     _, info = env.reset("household-easy/train/00001")

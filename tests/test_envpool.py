@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from envs import make_env, register_env, registry
-from envs.household import EASY, HouseholdEnv
-from envs.pool import EnvSpec, InProcessEnvPool, ProcessEnvPool, make_env_pool
+from agentrl.envs import make_env, register_env, registry
+from agentrl.envs.household import EASY, HouseholdEnv
+from agentrl.rollout.pool import EnvSpec, InProcessEnvPool, ProcessEnvPool, make_env_pool
 
 FAULTY = "test-faulty-household"
 RAISES, HANGS, DIES = (f"household-easy/train/{index:05d}" for index in (1, 2, 3))
@@ -186,7 +186,7 @@ def test_bad_requests_and_factories_name_the_fix():
     with pytest.raises(ValueError, match="env_workers: 0"):
         EnvSpec.from_factory(lambda: make_env("household-easy"))
     assert EnvSpec.from_factory(functools.partial(make_env, "household", max_steps=3)) == EnvSpec(
-        "household", {"max_steps": 3}, "envs.household"
+        "household", {"max_steps": 3}, "agentrl.envs.household"
     )
     with pytest.raises(ValueError, match="unknown environment 'householdd'"):
         ProcessEnvPool("householdd", num_envs=1, num_workers=1)

@@ -8,14 +8,14 @@ from collections import Counter
 
 import pytest
 
-from envs import SPLITS, UnknownTaskError, check_info, make_env
-from envs.factqa.answers import is_correct, normalize_answer
-from envs.factqa.env import INSTRUCTION, FactQAEnv
-from envs.factqa.expert import expert_query
-from envs.factqa.names import RESERVED_WORDS
-from envs.factqa.questions import build_splits
-from envs.factqa.retrieval import tokenize
-from envs.factqa.world import ORGANISATION_KINDS, WorldSize, build_world
+from agentrl.envs import SPLITS, UnknownTaskError, check_info, make_env
+from agentrl.envs.factqa.answers import is_correct, normalize_answer
+from agentrl.envs.factqa.env import INSTRUCTION, FactQAEnv
+from agentrl.envs.factqa.expert import expert_query
+from agentrl.envs.factqa.names import RESERVED_WORDS
+from agentrl.envs.factqa.questions import build_splits
+from agentrl.envs.factqa.retrieval import tokenize
+from agentrl.envs.factqa.world import ORGANISATION_KINDS, WorldSize, build_world
 from tests.expert import run_expert
 from tests.launch import run_python
 
@@ -257,7 +257,7 @@ def test_world_and_questions_are_deterministic_across_builds_and_processes():
     digest = _digest(size, seed=3)
     assert digest == _digest(size, seed=3) != _digest(size, seed=4)
     code = (
-        "from envs.factqa.world import WorldSize; from tests.test_factqa_env import _digest; "
+        "from agentrl.envs.factqa.world import WorldSize; from tests.test_factqa_env import _digest; "
         "print(_digest(WorldSize(people=200, organisations=40, cities=16, countries=4), seed=3))"
     )
     assert run_python(["-c", code]).stdout.strip() == digest  # a fresh process: another str hash seed

@@ -8,12 +8,12 @@ from collections import deque
 
 import pytest
 
-from envs import SPLITS, UnknownEnvironmentError, UnknownTaskError, check_info, make_env
-from envs.household import HouseholdEnv
-from envs.household.commands import admissible_commands, apply
-from envs.household.expert import expert_action
-from envs.household.state import State
-from envs.household.world import HELD_OUT_PAIRS, make_task, preposition
+from agentrl.envs import SPLITS, UnknownEnvironmentError, UnknownTaskError, check_info, make_env
+from agentrl.envs.household import HouseholdEnv
+from agentrl.envs.household.commands import admissible_commands, apply
+from agentrl.envs.household.expert import expert_action
+from agentrl.envs.household.state import State
+from agentrl.envs.household.world import HELD_OUT_PAIRS, make_task, preposition
 from tests.expert import run_expert
 
 VARIANTS = ("household-easy", "household-lookup", "household", "household-multi")

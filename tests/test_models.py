@@ -8,7 +8,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from agentrl.models import ModelPathError, check_model_name_or_path, environment_corpus, train_tokenizer
 from agentrl.rollout.prompt import PromptBuilder
-from envs import make_env
+from agentrl.envs import make_env
 
 
 def test_tiny_model_loads_with_auto_classes(tiny_model_dir):

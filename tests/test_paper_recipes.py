@@ -42,8 +42,8 @@ def test_paper_recipe_follows_the_protocol_and_names_its_launch(recipe):
     assert keys["per_device_train_batch_size"] * keys["num_processes"] == 16 * 8
     assert keys["max_steps"] == 150 and keys["history_length"] == 2 and keys["invalid_format_penalty"] == 0.1
     assert keys["gamma"] == 0.95 and keys["eval_temperature"] == 0.4
-    assert keys["max_episode_steps"] == {"alfworld": 50, "webshop": 15}[keys["env"]]
-    if keys["env"] == "alfworld":
+    assert keys["max_episode_steps"] == {"alfworld": 50, "webshop": 15}[keys["env_id"]]
+    if keys["env_id"] == "alfworld":
         assert keys["env_kwargs"] == {"reward_on_win": 10.0}
     assert keys["model_name_or_path"] in ("Qwen/Qwen2.5-1.5B-Instruct", "Qwen/Qwen2.5-7B-Instruct")
     assert (ROOT / keys["accelerate_config"]).is_file() and keys["hardware"]
@@ -68,8 +68,8 @@ def test_paper_recipe_dry_run(recipe, smoke_dir, capsys):
     assert "is a qwen2 model (Qwen2ForCausalLM)" in out
     keys = load_recipe(recipe)
     ran = yaml.safe_load((output / "config.yaml").read_text())
-    assert ran["model_name_or_path"] == str(smoke_dir / f"tiny-{keys['env']}") and ran["use_cpu"]
-    assert ran["env"] == keys["env"] and ran["env_kwargs"] == keys.get("env_kwargs", {})
+    assert ran["model_name_or_path"] == str(smoke_dir / f"tiny-{keys['env_id']}") and ran["use_cpu"]
+    assert ran["env_id"] == keys["env_id"] and ran["env_kwargs"] == keys.get("env_kwargs", {})
     for key in METHOD_KEYS:
         if key in keys:
             assert ran[key] == keys[key], key
@@ -89,11 +89,11 @@ def test_paper_recipe_dry_run(recipe, smoke_dir, capsys):
 def test_base_recipe_keys_are_overridden_whole(tmp_path):
     (tmp_path / "common").mkdir()
     (tmp_path / "common" / "protocol.yaml").write_text(
-        "env: household\nmax_steps: 7\nenv_kwargs: {a: 1, b: 2}\nlearning_rate: 0.5\n"
+        "env_id: household\nmax_steps: 7\nenv_kwargs: {a: 1, b: 2}\nlearning_rate: 0.5\n"
     )
     (tmp_path / "cell.yaml").write_text("base: common/protocol.yaml\nmax_steps: 3\nenv_kwargs: {a: 9}\n")
     assert load_recipe(tmp_path / "cell.yaml") == {
-        "env": "household",
+        "env_id": "household",
         "max_steps": 3,
         "env_kwargs": {"a": 9},
         "learning_rate": 0.5,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from agentrl.rollout import HFGenerator, PromptBuilder, RolloutCollector, format_response, parse_action, per_step_rows
-from envs import make_env
-from envs.base import TextEnv
+from agentrl.envs import make_env
+from agentrl.envs.base import TextEnv
 
 
 class SpyGenerator:

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from envs import SPLITS, UnknownTaskError, check_info, make_env
-from envs.scienceworld.splits import VARIATION_COUNTS, variations
+from agentrl.envs import SPLITS, UnknownTaskError, check_info, make_env
+from agentrl.envs.scienceworld.splits import VARIATION_COUNTS, variations
 
 pytest.importorskip("scienceworld", reason='needs pip install -e ".[scienceworld]" and Java')
 

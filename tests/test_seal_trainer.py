@@ -19,7 +19,7 @@ from agentrl.models import lora_config
 from agentrl.rollout.episode import Episode
 from agentrl.seal_capture import HEAD_NAME, attach_seal_head, base_model
 from agentrl.trainer import AgentGRPOTrainer
-from envs import make_env
+from agentrl.envs import make_env
 from tests.test_credit_trainer import step
 
 GROUP = 4  # rollouts per task

@@ -34,7 +34,7 @@ def fake_run(folder: Path, before: float, after: float, eruptions: int, repeat_r
     (folder / "metrics.jsonl").write_text("\n".join(json.dumps(u) for u in [*updates, {"step": len(updates)}]) + "\n")
     (folder / "config.yaml").write_text(
         yaml.safe_dump(
-            {"env": "household-easy", "max_steps": 10, "per_device_train_batch_size": 64, "num_generations": 8}
+            {"env_id": "household-easy", "max_steps": 10, "per_device_train_batch_size": 64, "num_generations": 8}
         )
     )
 

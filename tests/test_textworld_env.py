@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from envs import SPLITS, UnknownTaskError, check_info, list_envs, make_env
-from envs.templates import TemplateMatcher
-from envs.textworld.env import clean_feedback
+from agentrl.envs import SPLITS, UnknownTaskError, check_info, list_envs, make_env
+from agentrl.envs.templates import TemplateMatcher
+from agentrl.envs.textworld.env import clean_feedback
 from tests.expert import run_expert
 
 pytest.importorskip("textworld", reason='needs pip install -e ".[textworld]"')

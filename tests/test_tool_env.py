@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from transformers.utils import get_json_schema
 
-from envs import SPLITS, UnknownTaskError, check_info, make_env
-from envs.tools import ToolEnv, TRLStyleEnv, tool_call_action
+from agentrl.envs import SPLITS, UnknownTaskError, check_info, make_env
+from agentrl.envs.tools import ToolEnv, TRLStyleEnv, tool_call_action
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "trl_style_env.py"
 

@@ -7,7 +7,7 @@ import torch
 
 from agentrl.config import AgentRLConfig
 from agentrl.trainer import AgentGRPOTrainer
-from envs import make_env
+from agentrl.envs import make_env
 
 TEMPERATURE = 0.9
 EPS_LOW, EPS_HIGH = 0.2, 0.28

@@ -20,7 +20,7 @@ from agentrl.config import AgentRLConfig
 from agentrl.rollout.generator import HFGenerator
 from agentrl.rollout.vllm_backend import ServedWeightsCheck, VLLMGenerator
 from agentrl.trainer import AgentGRPOTrainer
-from envs import make_env
+from agentrl.envs import make_env
 from tests.hf_engine import HFEngine
 
 T = torch.tensor

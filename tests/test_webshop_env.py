@@ -11,14 +11,14 @@ import pytest
 pytest.importorskip("bm25s")
 pytest.importorskip("rapidfuzz")
 
-from envs import SPLITS, UnknownTaskError, check_info, list_envs, make_env  # noqa: E402
-from envs.webshop.catalogue import Catalogue, Product, generate_catalogue  # noqa: E402
-from envs.webshop.env import WebShopEnv  # noqa: E402
-from envs.webshop.goals import NO_PRICE_BOUND, PRICE_CLAUSE, PRICE_RANGE, Goal  # noqa: E402
-from envs.webshop.reward import normalize_color, process, webshop_reward  # noqa: E402
-from envs.webshop.search import SearchIndex  # noqa: E402
-from envs.webshop.shop import HELD_OUT_QUERIES, Shop  # noqa: E402
-from envs.webshop.vocabulary import PRODUCT_TYPES  # noqa: E402
+from agentrl.envs import SPLITS, UnknownTaskError, check_info, list_envs, make_env  # noqa: E402
+from agentrl.envs.webshop.catalogue import Catalogue, Product, generate_catalogue  # noqa: E402
+from agentrl.envs.webshop.env import WebShopEnv  # noqa: E402
+from agentrl.envs.webshop.goals import NO_PRICE_BOUND, PRICE_CLAUSE, PRICE_RANGE, Goal  # noqa: E402
+from agentrl.envs.webshop.reward import normalize_color, process, webshop_reward  # noqa: E402
+from agentrl.envs.webshop.search import SearchIndex  # noqa: E402
+from agentrl.envs.webshop.shop import HELD_OUT_QUERIES, Shop  # noqa: E402
+from agentrl.envs.webshop.vocabulary import PRODUCT_TYPES  # noqa: E402
 
 # --- a hand-built shop: 12 identical-looking widgets (equal BM25 scores, so catalogue order) and a lamp ---
 
@@ -380,13 +380,13 @@ def test_catalogue_is_deterministic_and_knows_its_nouns():
 
 
 def test_import_without_the_engine_packages():
-    """`import envs` and listing work without bm25s; making the env names the extra to install."""
+    """`import agentrl.envs` and listing work without bm25s; making the env names the extra to install."""
     code = (
         "import sys; sys.modules['bm25s'] = None\n"
-        "import envs\n"
-        "assert 'webshop' in envs.list_envs()\n"
+        "import agentrl.envs\n"
+        "assert 'webshop' in agentrl.envs.list_envs()\n"
         "try:\n"
-        "    envs.make_env('webshop')\n"
+        "    agentrl.envs.make_env('webshop')\n"
         "except ImportError as error:\n"
         "    assert 'pip install -e \".[webshop]\"' in str(error), error\n"
         "else:\n"

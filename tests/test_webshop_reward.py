@@ -11,9 +11,9 @@ import pytest
 
 pytest.importorskip("rapidfuzz")
 
-from envs.webshop.catalogue import Product  # noqa: E402
-from envs.webshop.goals import Goal  # noqa: E402
-from envs.webshop.reward import (  # noqa: E402
+from agentrl.envs.webshop.catalogue import Product  # noqa: E402
+from agentrl.envs.webshop.goals import Goal  # noqa: E402
+from agentrl.envs.webshop.reward import (  # noqa: E402
     normalize_color,
     process,
     reward_breakdown,

@@ -11,7 +11,7 @@ the prompt from the last K turns; concat appends the generated ids and the envir
 growing sequence. A tool environment (envs/tools.py, concat only) gets the model's tool calls, parsed
 from its output (rollout/tool_calls.py), and answers with tool messages.
 
-The environments live in an env pool (envs/pool.py): in this process by default, or spread over
+The environments live in an env pool (agentrl/rollout/pool.py): in this process by default, or spread over
 `env_workers` worker processes so a slow engine does not serialise the rollout. Both give the same
 episodes for the same seed.
 """
@@ -27,8 +27,8 @@ from agentrl.rollout.generator import Generator
 from agentrl.rollout.parser import parse_action
 from agentrl.rollout.prompt import PromptBuilder
 from agentrl.rollout.tool_calls import tool_action
-from envs.base import TextEnv
-from envs.pool import EnvPool, SlotResult, make_env_pool
+from agentrl.envs.base import TextEnv
+from agentrl.rollout.pool import EnvPool, SlotResult, make_env_pool
 
 logger = logging.getLogger(__name__)
 

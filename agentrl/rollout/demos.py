@@ -16,7 +16,7 @@ from agentrl.rollout.parser import format_response
 from agentrl.rollout.prompt import PromptBuilder, Turn
 from agentrl.rollout.samples import concat_rows
 from agentrl.rollout.tool_calls import format_tool_calls
-from envs.base import TextEnv
+from agentrl.envs.base import TextEnv
 
 
 def expert_response(action: str, tools: bool) -> str:

@@ -43,7 +43,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from envs.registry import register_env
+from agentrl.envs.registry import register_env
 
 
 @register_env("alfworld", "ALFWorld text games on ALFWorld's engine (official data, else generated games)")
@@ -58,11 +58,11 @@ def alfworld(
     num_eval_out_games: int | None = None,
 ) -> Any:
     """ALFWorld text games on ALFWorld's engine (official data, else generated games)."""
-    from envs.alfworld.engine import require_alfworld
+    from agentrl.envs.alfworld.engine import require_alfworld
 
     require_alfworld()  # a clear ImportError naming `pip install -e ".[alfworld]"` when it is missing
-    from envs.alfworld.env import AlfworldEnv
-    from envs.alfworld.games import load_games
+    from agentrl.envs.alfworld.env import AlfworldEnv
+    from agentrl.envs.alfworld.games import load_games
 
     counts = {"train": num_train_games, "eval_in": num_eval_in_games, "eval_out": num_eval_out_games}
     games = load_games(source=source, data_path=data_path, cache_dir=cache_dir, counts=counts)

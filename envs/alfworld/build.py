@@ -32,8 +32,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from envs.alfworld.engine import move_aware_expert_class, own_random, require_alfworld, seeded_state
-from envs.alfworld.games import (
+from agentrl.envs.alfworld.engine import move_aware_expert_class, own_random, require_alfworld, seeded_state
+from agentrl.envs.alfworld.games import (
     ALFWORLD_SPLITS,
     GENERATOR_VERSION,
     TASK_TYPES,
@@ -42,9 +42,9 @@ from envs.alfworld.games import (
     read_manifest,
     write_manifest,
 )
-from envs.alfworld.problems import sample_problem, write_problem
-from envs.alfworld.rooms import make_layout, room_type_of
-from envs.base import SPLITS
+from agentrl.envs.alfworld.problems import sample_problem, write_problem
+from agentrl.envs.alfworld.rooms import make_layout, room_type_of
+from agentrl.envs.base import SPLITS
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ class GameBuilder:
 
     def _expert_steps(self, game: Game) -> int | None:
         """Steps the env's expert needs to win `game` (as training plays it), None if it does not win."""
-        from envs.alfworld.env import AlfworldEnv
+        from agentrl.envs.alfworld.env import AlfworldEnv
 
         split = game.task_id.split("/", 1)[0]
         games = GameSet("generated", self.root / "json_2.1.1", {s: [game] if s == split else [] for s in SPLITS})

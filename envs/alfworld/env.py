@@ -7,9 +7,9 @@ import logging
 import re
 from typing import Any
 
-from envs.alfworld.engine import make_engine, own_random, seeded_state
-from envs.alfworld.games import GameSet
-from envs.base import SPLITS, TextEnv, UnknownTaskError
+from agentrl.envs.alfworld.engine import make_engine, own_random, seeded_state
+from agentrl.envs.alfworld.games import GameSet
+from agentrl.envs.base import SPLITS, TextEnv, UnknownTaskError
 
 logger = logging.getLogger(__name__)
 

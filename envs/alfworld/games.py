@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from envs.base import SPLITS
+from agentrl.envs.base import SPLITS
 
 logger = logging.getLogger(__name__)
 
@@ -221,7 +221,7 @@ def generated_games(cache: Path, counts: dict[str, int | None]) -> GameSet:
                 manifest = read_manifest(root)
             missing = {s: wanted[s] - len(manifest[s]) for s in SPLITS if len(manifest[s]) < wanted[s]}
             if missing:
-                from envs.alfworld.build import extend_generated
+                from agentrl.envs.alfworld.build import extend_generated
 
                 manifest = extend_generated(root, wanted)
     splits = {

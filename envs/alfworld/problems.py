@@ -23,7 +23,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from envs.alfworld.rooms import LAMP_RECEPTACLES, LAMP_ROOMS, ROOM_OBJECTS, Layout, Receptacle, thor_id
+from agentrl.envs.alfworld.rooms import LAMP_RECEPTACLES, LAMP_ROOMS, ROOM_OBJECTS, Layout, Receptacle, thor_id
 
 # task type -> (VAL_ACTION_OBJECTS key the target must be in, receptacle type of the station)
 TREATMENTS = {

@@ -35,20 +35,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from envs.registry import register_env
-from envs.tools import ToolEnv
+from agentrl.envs.registry import register_env
+from agentrl.envs.tools import ToolEnv
 
 
 @register_env("factqa", "Multi-hop question answering over generated facts with search/answer tools (1-3 hops)")
 def factqa(max_steps: int = 6, hops: Sequence[int] = (1, 2, 3), **kwargs: Any) -> ToolEnv:
-    from envs.factqa.env import FactQAEnv  # bm25s and the world build only when the env is made
+    from agentrl.envs.factqa.env import FactQAEnv  # bm25s and the world build only when the env is made
 
     return FactQAEnv("factqa", max_steps=max_steps, hops=hops, **kwargs)
 
 
 @register_env("factqa-easy", "factqa with 1-2 hop questions only (tiny CPU recipe)")
 def factqa_easy(max_steps: int = 4, hops: Sequence[int] = (1, 2), **kwargs: Any) -> ToolEnv:
-    from envs.factqa.env import FactQAEnv
+    from agentrl.envs.factqa.env import FactQAEnv
 
     return FactQAEnv("factqa-easy", max_steps=max_steps, hops=hops, **kwargs)
 

@@ -6,13 +6,13 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from envs.base import numbered_task_ids, parse_numbered_task_id
-from envs.factqa.answers import is_correct
-from envs.factqa.expert import expert_action
-from envs.factqa.questions import Question, build_splits
-from envs.factqa.retrieval import FactIndex
-from envs.factqa.world import World, WorldSize, build_world
-from envs.tools import ToolEnv
+from agentrl.envs.base import numbered_task_ids, parse_numbered_task_id
+from agentrl.envs.factqa.answers import is_correct
+from agentrl.envs.factqa.expert import expert_action
+from agentrl.envs.factqa.questions import Question, build_splits
+from agentrl.envs.factqa.retrieval import FactIndex
+from agentrl.envs.factqa.world import World, WorldSize, build_world
+from agentrl.envs.tools import ToolEnv
 
 
 @functools.lru_cache(maxsize=4)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from envs.factqa.questions import Question
-from envs.factqa.world import Fact
-from envs.tools import tool_call_action
+from agentrl.envs.factqa.questions import Question
+from agentrl.envs.factqa.world import Fact
+from agentrl.envs.tools import tool_call_action
 
 QUERY_WORDS = {
     "works_at": "works at",

@@ -20,7 +20,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from envs.factqa.world import CITY, ORGANISATION, PERSON, World
+from agentrl.envs.factqa.world import CITY, ORGANISATION, PERSON, World
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from envs.factqa.names import NameMaker
+from agentrl.envs.factqa.names import NameMaker
 
 PERSON, ORGANISATION, CITY, COUNTRY = "person", "organisation", "city", "country"
 

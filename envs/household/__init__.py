@@ -31,9 +31,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from envs.household.env import HouseholdEnv
-from envs.household.world import SIMPLE, TREATMENTS, WorldSpec
-from envs.registry import register_env
+from agentrl.envs.household.env import HouseholdEnv
+from agentrl.envs.household.world import SIMPLE, TREATMENTS, WorldSpec
+from agentrl.envs.registry import register_env
 
 EASY = WorldSpec(receptacles=(4, 6), min_openable=1, distractors=(0, 2), task_types=(SIMPLE,), hint=True)
 LOOKUP = WorldSpec(

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from envs.household.state import State
-from envs.household.world import TREATMENT_AT, is_openable, kind
+from agentrl.envs.household.state import State
+from agentrl.envs.household.world import TREATMENT_AT, is_openable, kind
 
 _OPPOSITE = {"hot": "cool", "cool": "hot"}
 

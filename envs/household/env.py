@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from envs.base import TextEnv, numbered_task_ids, parse_numbered_task_id
-from envs.household.commands import Command, admissible_commands, apply, describe_room
-from envs.household.expert import expert_action
-from envs.household.state import State
-from envs.household.world import Task, WorldSpec, make_task, preposition
+from agentrl.envs.base import TextEnv, numbered_task_ids, parse_numbered_task_id
+from agentrl.envs.household.commands import Command, admissible_commands, apply, describe_room
+from agentrl.envs.household.expert import expert_action
+from agentrl.envs.household.state import State
+from agentrl.envs.household.world import Task, WorldSpec, make_task, preposition
 
 INVALID = "Nothing happens."
 _MOVE = re.compile(r"^move (.+) to (.+)$")

@@ -15,8 +15,8 @@ exactly one.
 
 from __future__ import annotations
 
-from envs.household.state import State
-from envs.household.world import Task
+from agentrl.envs.household.state import State
+from agentrl.envs.household.world import Task
 
 
 def expert_action(state: State, task: Task) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from envs.household.world import Task, is_openable
+from agentrl.envs.household.world import Task, is_openable
 
 
 @dataclass

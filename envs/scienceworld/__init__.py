@@ -38,19 +38,19 @@ step; admissible="none" runs about 3x faster), first reset of a task id 0.5-10 s
 generation; mean 3.3 s), later resets of it about 0.1-0.4 s, JVM start 2 s.
 
 One JVM per env instance (1-3 s to start, on the first reset), reused for every episode; close() stops it.
-Needs `pip install -e ".[scienceworld]"` and Java; `import envs` works without them.
+Needs `pip install -e ".[scienceworld]"` and Java; `import agentrl.envs` works without them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from envs.registry import register_env
+from agentrl.envs.registry import register_env
 
 
 @register_env("scienceworld", "ScienceWorld science tasks (real simulator, 30 tasks; needs Java)")
 def scienceworld(**kwargs: Any):
-    from envs.scienceworld.env import ScienceWorldTextEnv
+    from agentrl.envs.scienceworld.env import ScienceWorldTextEnv
 
     return ScienceWorldTextEnv(**kwargs)
 

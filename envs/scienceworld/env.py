@@ -6,10 +6,10 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from envs.base import SPLITS, TextEnv, UnknownTaskError
-from envs.scienceworld.engine import require_scienceworld, start_jvm
-from envs.scienceworld.splits import VARIATION_COUNTS, variations
-from envs.templates import TemplateMatcher, names_unknown_entity
+from agentrl.envs.base import SPLITS, TextEnv, UnknownTaskError
+from agentrl.envs.scienceworld.engine import require_scienceworld, start_jvm
+from agentrl.envs.scienceworld.splits import VARIATION_COUNTS, variations
+from agentrl.envs.templates import TemplateMatcher, names_unknown_entity
 
 # The simulator's answers to input it could not turn into an action (no state change, no time passes).
 NOT_UNDERSTOOD = ("No known action matches that input.", "Unknown action.", "Ambiguous request")

@@ -31,22 +31,22 @@ Measured on 2 shared (busy) CPU cores, first 5 eval_in games of each variant, ma
 (generation ran 2-7 s per game while other jobs loaded the machine). Generation happens once per game;
 a reset of a cached game only restarts the Z-machine. A uniform random policy almost never wins: warm
 the policy up on `expert_action` before RL.
-Needs `pip install -e ".[textworld]"`; `import envs` works without it, building the env raises.
+Needs `pip install -e ".[textworld]"`; `import agentrl.envs` works without it, building the env raises.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from envs.registry import register_env
-from envs.textworld.games import VARIANTS
+from agentrl.envs.registry import register_env
+from agentrl.envs.textworld.games import VARIANTS
 
 
 def _factory(variant_name: str):
     variant = VARIANTS[variant_name]
 
     def make(**kwargs: Any):
-        from envs.textworld.env import TextWorldEnv
+        from agentrl.envs.textworld.env import TextWorldEnv
 
         return TextWorldEnv(variant, **kwargs)
 

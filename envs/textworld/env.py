@@ -8,10 +8,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from envs.base import TextEnv, numbered_task_ids, parse_numbered_task_id
-from envs.templates import TemplateMatcher, names_unknown_entity
-from envs.textworld.engine import quiet_engine, require_textworld
-from envs.textworld.games import GameCache, Variant
+from agentrl.envs.base import TextEnv, numbered_task_ids, parse_numbered_task_id
+from agentrl.envs.templates import TemplateMatcher, names_unknown_entity
+from agentrl.envs.textworld.engine import quiet_engine, require_textworld
+from agentrl.envs.textworld.games import GameCache, Variant
 
 # The Z-machine's prompt and status line ("\n>   -= Kitchen =-3/12") end every feedback; the agent
 # sees the text before it. TextWorld's ASCII-art banner opens the first one: lines of $ | \ / _ only.

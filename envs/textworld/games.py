@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envs.textworld.engine import VERSION, quiet_engine, require_textworld
+from agentrl.envs.textworld.engine import VERSION, quiet_engine, require_textworld
 
 #: Seeds of split s are SPLIT_SEED_OFFSET[s] + index: disjoint ranges, so no game is in two splits.
 SPLIT_SEED_OFFSET = {"train": 0, "eval_in": 1_000_000, "eval_out": 2_000_000}

@@ -37,14 +37,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from envs.base import TextEnv
-from envs.registry import register_env
+from agentrl.envs.base import TextEnv
+from agentrl.envs.registry import register_env
 
 
 @register_env("webshop", "WebShop-style shopping on a generated catalogue (WebShop's pages and reward)")
 def webshop(max_steps: int = 15, **kwargs: Any) -> TextEnv:
     try:
-        from envs.webshop.env import WebShopEnv
+        from agentrl.envs.webshop.env import WebShopEnv
     except ImportError as error:  # bm25s / rapidfuzz are the optional `webshop` extra
         raise ImportError(
             f"the webshop environment needs bm25s and rapidfuzz ({error}); install them with "

@@ -21,7 +21,7 @@ import random
 import re
 from dataclasses import dataclass, field
 
-from envs.webshop.vocabulary import ADJECTIVES, BLURBS, BRAND_SYLLABLES, NOUNS, PRODUCT_TYPES, ProductType
+from agentrl.envs.webshop.vocabulary import ADJECTIVES, BLURBS, BRAND_SYLLABLES, NOUNS, PRODUCT_TYPES, ProductType
 
 FAMILY_SIZE = 4
 NO_OPTIONS_RATE = 0.08  # share of families sold without options (their goals test the no-options reward)

@@ -6,12 +6,12 @@ import re
 from dataclasses import asdict
 from typing import Any
 
-from envs.base import TextEnv, numbered_task_ids, parse_numbered_task_id
-from envs.webshop.expert import expert_action, search_action
-from envs.webshop.goals import Goal
-from envs.webshop.pages import BUTTONS, RESULTS, SEARCH, SEP, View, render
-from envs.webshop.reward import reward_breakdown
-from envs.webshop.shop import Shop, get_shop
+from agentrl.envs.base import TextEnv, numbered_task_ids, parse_numbered_task_id
+from agentrl.envs.webshop.expert import expert_action, search_action
+from agentrl.envs.webshop.goals import Goal
+from agentrl.envs.webshop.pages import BUTTONS, RESULTS, SEARCH, SEP, View, render
+from agentrl.envs.webshop.reward import reward_breakdown
+from agentrl.envs.webshop.shop import Shop, get_shop
 
 # WebShop's action grammar: search[keywords] or click[value]; the argument is matched lower-cased.
 _ACTION = re.compile(r"^\s*(search|click)\s*\[(.*)\]\s*$", re.DOTALL)

@@ -9,8 +9,8 @@ finds it; purchase costs at most 1 + 4 + 1 + (options) + 1 steps, under the 15-s
 
 from __future__ import annotations
 
-from envs.webshop.goals import Goal
-from envs.webshop.pages import ITEM, PER_PAGE, RESULTS, SEARCH, View
+from agentrl.envs.webshop.goals import Goal
+from agentrl.envs.webshop.pages import ITEM, PER_PAGE, RESULTS, SEARCH, View
 
 
 def search_action(goal: Goal) -> str:

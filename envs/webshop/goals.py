@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from envs.webshop.catalogue import Product
+from agentrl.envs.webshop.catalogue import Product
 
 PRICE_RANGE = tuple(10.0 * step for step in range(1, 100))  # 10, 20, ..., 990
 NO_PRICE_BOUND = 1e6

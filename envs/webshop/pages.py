@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from envs.webshop.shop import Shop
+from agentrl.envs.webshop.shop import Shop
 
 SEP = " [SEP] "
 PER_PAGE = 10

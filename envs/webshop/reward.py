@@ -57,7 +57,7 @@ _NON_WORD = re.compile(r"(?ui)\W")
 
 
 class PurchasedProduct(Protocol):
-    """What the reward reads of a product (envs.webshop.catalogue.Product has these fields)."""
+    """What the reward reads of a product (agentrl.envs.webshop.catalogue.Product has these fields)."""
 
     name: str
     title: str
@@ -69,7 +69,7 @@ class PurchasedProduct(Protocol):
 
 
 class RewardGoal(Protocol):
-    """What the reward reads of a goal (envs.webshop.goals.Goal has these fields)."""
+    """What the reward reads of a goal (agentrl.envs.webshop.goals.Goal has these fields)."""
 
     name: str
     query: str

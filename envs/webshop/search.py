@@ -17,7 +17,7 @@ import bm25s
 import numpy as np
 from bm25s.stopwords import STOPWORDS_EN
 
-from envs.webshop.catalogue import Product
+from agentrl.envs.webshop.catalogue import Product
 
 TOP_K = 50
 _TOKEN = re.compile(r"\w+")

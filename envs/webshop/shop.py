@@ -18,11 +18,11 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from envs.base import SPLITS
-from envs.webshop.catalogue import Catalogue, Product, generate_catalogue
-from envs.webshop.goals import Goal, make_goal
-from envs.webshop.search import SearchIndex
-from envs.webshop.vocabulary import PRODUCT_TYPES
+from agentrl.envs.base import SPLITS
+from agentrl.envs.webshop.catalogue import Catalogue, Product, generate_catalogue
+from agentrl.envs.webshop.goals import Goal, make_goal
+from agentrl.envs.webshop.search import SearchIndex
+from agentrl.envs.webshop.vocabulary import PRODUCT_TYPES
 
 HELD_OUT_QUERIES = frozenset(
     {

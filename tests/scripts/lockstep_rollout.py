@@ -18,7 +18,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from agentrl.algorithms.distributed import global_max
 from agentrl.rollout import HFGenerator, PromptBuilder, RolloutCollector
 from agentrl.rollout.vllm_backend import VLLMGenerator
-from envs import make_env
+from agentrl.envs import make_env
 from tests.hf_engine import HFEngine
 
 

@@ -93,7 +93,7 @@ def scripted_episodes(trainer, task_ids: list[str], group_ids: list[int]):
     """Play every (task, group) with the scripted actions; the rollout index counts a task's episodes here."""
     from agentrl.rollout.episode import Episode, Step
     from agentrl.rollout.prompt import Turn
-    from envs import make_env
+    from agentrl.envs import make_env
 
     tokenizer = trainer.processing_class
     env = make_env(ENV, **ENV_KWARGS)
@@ -144,7 +144,7 @@ def ensure_model(model_dir: Path, state) -> None:
     """Build the offline tiny model into `model_dir` (main process) unless one is there."""
     if state.is_main_process and not (model_dir / "config.json").exists():
         from agentrl.models import build_tiny_model
-        from envs import make_env
+        from agentrl.envs import make_env
 
         build_tiny_model(model_dir, make_env(ENV), hidden_size=64, num_layers=2, seed=0)
     state.wait_for_everyone()
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from agentrl.config import AgentRLConfig
     from agentrl.trainer import AgentGRPOTrainer
-    from envs import make_env
+    from agentrl.envs import make_env
 
     overrides = json.loads(options.overrides)
     processes = int(os.environ.get("WORLD_SIZE", "1"))  # set by accelerate launch

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from typing import Any
 
-from envs.base import TextEnv
+from agentrl.envs.base import TextEnv
 
 logger = logging.getLogger(__name__)
 
@@ -160,10 +160,12 @@ class InProcessEnvPool(EnvPool):
 # ---------------------------------------------------------------------------------------------------- specs
 @dataclass(frozen=True)
 class EnvSpec:
-    """A registered environment name + factory kwargs: plain data a worker process builds the env from.
+    """An environment spec (a registered name, an import path or an adapter spec; agentrl/envs/registry.py) and
+    its factory kwargs: plain data a worker process builds the env from.
 
-    `module` is the module whose @register_env registered the name; the worker imports it first, so
-    environments registered outside envs/ (a user package, a test) exist in the worker too.
+    `module` is the module whose @register_env registered a name; the worker imports it first, so environments
+    registered by a decorator outside agentrl (a user package, a test) exist in the worker too. Import paths and
+    adapter specs need nothing of the kind: the worker resolves the spec string itself.
     """
 
     name: str
@@ -172,9 +174,9 @@ class EnvSpec:
 
     @classmethod
     def of(cls, name: str, kwargs: dict[str, Any] | None = None) -> EnvSpec:
-        from envs import registry
+        from agentrl.envs import registry
 
-        registry.check_env_name(name)
+        factory = registry.resolve_env(name)
         kwargs = dict(kwargs or {})
         try:
             pickle.dumps(kwargs)
@@ -182,26 +184,26 @@ class EnvSpec:
             raise ValueError(
                 f"env_kwargs of {name!r} must be plain data to reach worker processes: {error!r}"
             ) from None
-        module = getattr(registry._FACTORIES[name], "__module__", "") or ""
+        module = "" if ":" in name else getattr(factory, "__module__", "") or ""
         return cls(name, kwargs, module)
 
     @classmethod
     def from_factory(cls, env_factory: Any) -> EnvSpec:
         """The spec of `functools.partial(make_env, name, **kwargs)` (what agentrl.run builds) or of a spec."""
-        from envs.registry import make_env
+        from agentrl.envs.registry import make_env
 
         if isinstance(env_factory, EnvSpec):
             return env_factory
         if isinstance(env_factory, functools.partial) and env_factory.func is make_env and len(env_factory.args) == 1:
             return cls.of(env_factory.args[0], env_factory.keywords)
         raise ValueError(
-            f"env_workers > 0 builds environments in worker processes from a registered name and kwargs, but the "
-            f"env factory is {env_factory!r}. Pass functools.partial(make_env, name, **kwargs) or an EnvSpec, or set "
+            f"env_workers > 0 builds environments in worker processes from an environment spec and kwargs, but the "
+            f"env factory is {env_factory!r}. Pass functools.partial(make_env, spec, **kwargs) or an EnvSpec, or set "
             "env_workers: 0 to run the environments in-process."
         )
 
     def __call__(self) -> TextEnv:
-        from envs.registry import make_env
+        from agentrl.envs.registry import make_env
 
         if self.module and self.module != "__main__":
             importlib.import_module(self.module)
