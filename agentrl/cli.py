@@ -16,24 +16,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
-from agentrl.errors import RecipeError
+from agentrl.errors import RecipeError, TrainingInterrupted
 
 
 def _train(argv: list[str]) -> None:
     if "-h" in argv or "--help" in argv:
-        from trl import TrlParser
+        from agentrl.train_help import print_train_help  # agentrl's usage first, before TRL is imported
 
-        from agentrl.config import AgentRLConfig
-
-        TrlParser(AgentRLConfig, prog="agentrl train").print_help()
-        print(
-            "\n  --smoke               dry run: the recipe's algorithm and environment, one update with the tiny "
-            "offline model on CPU (docs/reproduce.md)"
-        )
+        print_train_help()
         return
+    from agentrl.quiet import quiet_warnings
+
+    quiet_warnings()  # before the recipe is parsed: building the config is what warns
     from agentrl.recipe import parse_train_args
 
     if "--smoke" in argv:  # a dry run of the recipe with the tiny offline model (agentrl/smoke.py)
@@ -42,6 +40,9 @@ def _train(argv: list[str]) -> None:
         args = parse_smoke_args([token for token in argv if token != "--smoke"])
     else:
         args = parse_train_args(argv)  # every input check happens here, before any model is loaded
+        from agentrl.preflight import check_hub_model
+
+        check_hub_model(args.model_name_or_path)  # not for --smoke: a dry run never downloads the recipe's model
     from agentrl.run import train
 
     try:
@@ -112,6 +113,11 @@ def _eval(argv: list[str]) -> None:
     parser.add_argument("--max_new_tokens", type=int, help=f"default {EVAL_DEFAULTS['max_new_tokens']}")
     parser.add_argument("--history_length", type=int, help=f"default {EVAL_DEFAULTS['history_length']}")
     parser.add_argument(
+        "--prompt_template",
+        help="generic | alfworld | webshop | a template file (default: the run's config.yaml next to --model, else "
+        "generic)",
+    )
+    parser.add_argument(
         "--trajectory_format",
         choices=("per_step", "concat"),
         help="as the policy was trained (default: the run's config.yaml next to --model, else per_step)",
@@ -153,11 +159,21 @@ def _eval(argv: list[str]) -> None:
             check_model_name_or_path(options.model)
         except ValueError as error:
             raise RecipeError(str(error)) from error
+        from agentrl.preflight import check_hub_model
+
+        check_hub_model(options.model, key="--model")
         from agentrl.evaluation import evaluate_policy
         from agentrl.models import load_policy, load_tokenizer
+        from agentrl.rollout.prompt_templates import load_prompt_template
 
-        model, tokenizer = load_policy(options.model), load_tokenizer(options.model)
         trained_as = _run_config(options.model)
+        if options.prompt_template is None:  # the words the policy was trained with
+            options.prompt_template = trained_as.get("prompt_template", "generic")
+        try:
+            load_prompt_template(options.prompt_template)
+        except ValueError as error:
+            raise RecipeError(str(error)) from error
+        model, tokenizer = load_policy(options.model), load_tokenizer(options.model)
         if options.trajectory_format is None:
             options.trajectory_format = trained_as.get("trajectory_format", "per_step")
         if options.max_episode_tokens is None:
@@ -171,6 +187,7 @@ def _eval(argv: list[str]) -> None:
             max_new_tokens=options.max_new_tokens,
             temperature=options.temperature,
             history_length=options.history_length,
+            prompt_template=options.prompt_template,
             trajectory_format=options.trajectory_format,
             max_episode_tokens=options.max_episode_tokens,
             env_workers=options.env_workers,
@@ -194,6 +211,8 @@ def _eval(argv: list[str]) -> None:
     else:
         summary, _ = play(seed=options.seed)
     summary.update(env=options.env, split=options.split, model=options.model, agent=options.agent)
+    if options.agent == "policy":
+        summary["prompt_template"] = options.prompt_template
     text = json.dumps(summary, indent=2)
     print(summary_table(summary, f"{options.agent} on {options.env} ({options.split})"), file=sys.stderr)
     print(text)
@@ -279,6 +298,7 @@ def _env_status(name: str) -> str:
     """'train N  eval_in N  eval_out N', or why the environment cannot be built here."""
     from agentrl.envs import make_env
     from agentrl.envs.base import SPLITS
+    from agentrl.rollout.demo_file import has_expert
 
     try:
         env = make_env(name)
@@ -289,7 +309,10 @@ def _env_status(name: str) -> str:
             return f"not installed: {_install_hint(name, error)}"
         return f"unavailable: {_first_line(error)}"
     try:
-        return "  ".join(f"{split} {len(env.task_ids(split))}" for split in SPLITS)
+        sizes = "  ".join(f"{split} {len(env.task_ids(split))}" for split in SPLITS)
+        warm_up = "expert" if has_expert(env) else "no expert: sft_demonstrations"
+        source = getattr(env, "data_source", None)  # which data an env that has several uses (webshop)
+        return f"{sizes}  ({warm_up})" + (f"  [{source}]" if source else "")
     except Exception as error:  # noqa: BLE001
         return f"unavailable: {_first_line(error)}"
     finally:
@@ -303,7 +326,18 @@ def _envs(argv: list[str]) -> None:
     from agentrl.envs import list_envs
 
     for name, description in list_envs().items():
-        print(f"{name:20s} {_env_status(name):40s} {description}")
+        print(f"{name:20s} {_env_status(name):60s} {description}")
+    from importlib.util import find_spec
+
+    from agentrl.envs.registry import ADAPTERS
+
+    # the library each adapter spec needs (the import name of the `pip install 'agentrl[EXTRA]'` extra)
+    libraries = {"gymnasium": "gymnasium", "gem": "gem", "textarena": "textarena", "openenv": "openenv", "trl": "trl"}
+    print("\nother libraries, as env_id: PREFIX:ID (docs/environments.md):")
+    for prefix in ADAPTERS:
+        installed = find_spec(libraries[prefix]) is not None
+        status = "installed" if installed else f"not installed: pip install 'agentrl[{prefix}]'"
+        print(f"{prefix + ':':20s} {status}")
 
 
 def _human_action(info: dict) -> str | None:
@@ -444,14 +478,34 @@ COMMANDS = {"train": _train, "eval": _eval, "envs": _envs, "play": _play, "plot"
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+    if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
-        return 0 if not argv or argv[0] in ("-h", "--help") else 2
+        return 0
+    if argv[0] not in COMMANDS:
+        print(
+            f"agentrl: error: unknown command {argv[0]!r}. Commands: {', '.join(COMMANDS)} "
+            "(`agentrl --help` shows what each does, `agentrl COMMAND --help` its options).",
+            file=sys.stderr,
+        )
+        return 2
     try:
         COMMANDS[argv[0]](argv[1:])
+    except BrokenPipeError:  # output piped into a reader that stopped (`agentrl train --help | head`): not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush of stdout does not raise again
+        return 0
     except RecipeError as error:
         print(f"agentrl: error: {error}", file=sys.stderr)
         return 2
+    except TrainingInterrupted as stop:  # Ctrl-C / SIGTERM during RL: a checkpoint is saved (agentrl/interrupts.py)
+        if stop.show:
+            from agentrl.interrupts import resume_message
+
+            print(resume_message(stop, argv[1:]), file=sys.stderr)
+        return stop.exit_code
+    except KeyboardInterrupt:  # Ctrl-C outside RL: nothing half-written is kept (agentrl/run_folder.py)
+        print("\nagentrl: interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -84,7 +84,9 @@ class AgentRLConfig(GRPOConfig):
         default=60.0,
         metadata={
             "help": "With env_workers > 0: seconds one reset/step may take before its episode ends as failed and its "
-            "worker is restarted."
+            "worker is restarted. With env_workers: 0 (in process) a call cannot be stopped: one that runs longer is "
+            "reported on stderr ('still waiting on environment X (... task T ...) for N s') every this many seconds; "
+            "use env_workers: 1+ for environments that may hang."
         },
     )
     eval_split: str = field(default="eval_in", metadata={"help": "Held-out split for eval.json: eval_in | eval_out."})
@@ -98,6 +100,14 @@ class AgentRLConfig(GRPOConfig):
     # ---- rollout -----------------------------------------------------------------------------
     history_length: int = field(
         default=2, metadata={"help": "K: how many past (observation, action) pairs each step prompt shows."}
+    )
+    prompt_template: str = field(
+        default="generic",
+        metadata={
+            "help": "The words of each step's prompt: a built-in template (generic | alfworld | webshop: the benchmark "
+            "protocol's layout) or a YAML file of template parts (in a recipe, relative to the recipe's folder). "
+            "Fields and format: docs/multiturn.md, section Prompt templates."
+        },
     )
     trajectory_format: str = field(
         default="per_step",
@@ -302,11 +312,35 @@ class AgentRLConfig(GRPOConfig):
         default=0, metadata={"help": "Optimizer steps of SFT on expert demonstrations before RL (0 = no warm-up)."}
     )
     sft_num_tasks: int = field(default=400, metadata={"help": "Train tasks whose expert episodes form the SFT data."})
+    sft_demonstrations: str | None = field(
+        default=None,
+        metadata={
+            "help": "SFT warm-up from a JSONL file instead of the environment's expert (for environments without "
+            'one): lines {"task_id": ID, "actions": [...]} replayed in the environment, or {"messages": [chat '
+            "messages]} trained on the assistant turns (docs/environments.md). Relative to the current folder."
+        },
+    )
     sft_learning_rate: float = field(default=1e-3, metadata={"help": "SFT warm-up learning rate."})
     sft_batch_size: int = field(default=32, metadata={"help": "SFT warm-up batch size (step rows)."})
 
     # ---- run ---------------------------------------------------------------------------------
-    progress_bar: bool = field(default=True, metadata={"help": "Show the live rich progress bar."})
+    # TRL/HF's field (transformers 5 dropped it from TrainingArguments); agentrl/run_folder.py says what it deletes.
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={
+            "help": "Start over in an output_dir that holds another run's results (config.yaml, metrics.jsonl, "
+            "eval.json, final/, checkpoint-*/): delete them first. Without it such a run is refused, unless "
+            "resume_from_checkpoint continues it. base_model/ and sft_warmup/ are reused only when built from the "
+            "same settings."
+        },
+    )
+    progress_bar: bool = field(
+        default=True,
+        metadata={
+            "help": "RL progress on a terminal as a live rich bar (reward, success, entropy, time left). With false, "
+            "or when output goes to a file, one line per logged update instead."
+        },
+    )
     accelerate_config: str | None = field(
         default=None,
         metadata={
@@ -324,6 +358,9 @@ class AgentRLConfig(GRPOConfig):
     hardware: str | None = field(default=None, metadata={"help": "What the recipe expects to run on (informational)."})
 
     def __post_init__(self):
+        from agentrl.ranges import check_field_ranges
+
+        check_field_ranges(self)  # every numeric field in range (agentrl/ranges.py) before anything divides
         if self.gradient_accumulation_steps != 1:
             raise ValueError(
                 f"gradient_accumulation_steps={self.gradient_accumulation_steps}: agentrl accumulates over the step "
@@ -347,8 +384,6 @@ class AgentRLConfig(GRPOConfig):
                 "ds3_gather_for_generation: false is not supported: ranks play episodes of different lengths, so "
                 "under ZeRO-3 each rank generates with the whole weights gathered (keep the default, true)."
             )
-        if self.micro_batch_rows < 1:
-            raise ValueError(f"micro_batch_rows must be >= 1, got {self.micro_batch_rows}")
         from agentrl.entropy.control import CONTROLLERS
 
         if self.entropy_control not in CONTROLLERS:
@@ -359,11 +394,6 @@ class AgentRLConfig(GRPOConfig):
                 "Set entropy_control: adaptive instead; it reads entropy_target, entropy_coef_delta, entropy_coef_min, "
                 "entropy_coef_max and starts from entropy_coef."
             )
-        if self.env_workers < 0 or self.env_step_timeout_s <= 0:
-            raise ValueError(
-                f"env_workers must be >= 0 (got {self.env_workers}) and env_step_timeout_s > 0 "
-                f"(got {self.env_step_timeout_s})"
-            )
         from agentrl.algorithms import estimator_names
 
         if self.advantage_estimator not in estimator_names():
@@ -372,21 +402,8 @@ class AgentRLConfig(GRPOConfig):
             )
         if self.gigpo_step_norm not in ("std", "mean"):
             raise ValueError(f"gigpo_step_norm {self.gigpo_step_norm!r}: use std or mean")
-        if not 0.0 <= self.gamma <= 1.0:
-            raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
-        if self.max_generation_rounds < 1:
-            raise ValueError(f"max_generation_rounds must be >= 1, got {self.max_generation_rounds}")
-        if not 0.0 < self.starpo_keep_fraction <= 1.0:
-            raise ValueError(f"starpo_keep_fraction must be in (0, 1], got {self.starpo_keep_fraction}")
-        if self.overlong_buffer_length < 0 or self.overlong_buffer_length > self.max_completion_length:
-            raise ValueError(
-                f"overlong_buffer_length must be in [0, max_completion_length={self.max_completion_length}], "
-                f"got {self.overlong_buffer_length}"
-            )
         self._check_seal()
         self._check_trajectory_format()
-        if self.history_length < 0:
-            raise ValueError(f"history_length must be >= 0, got {self.history_length}")
         import yaml
 
         if isinstance(self.env_kwargs, str):  # from the command line: a JSON/YAML mapping
@@ -431,13 +448,3 @@ class AgentRLConfig(GRPOConfig):
         for key, (value, allowed) in choices.items():
             if value not in allowed:
                 raise ValueError(f"{key} {value!r}: use one of {', '.join(allowed)}")
-        if self.seal_coef < 0:
-            raise ValueError(f"seal_coef must be >= 0, got {self.seal_coef}")
-        if self.seal_head_layers < 1:
-            raise ValueError(f"seal_head_layers must be >= 1, got {self.seal_head_layers}")
-        if self.seal_layer < -1:
-            raise ValueError(
-                f"seal_layer must be -1 (final hidden states) or a decoder layer index >= 0, got {self.seal_layer}"
-            )
-        if self.seal_temperature <= 0:
-            raise ValueError(f"seal_temperature must be > 0, got {self.seal_temperature}")

@@ -8,6 +8,7 @@ the random rate is the floor RL must beat, the expert rate the ceiling of the ta
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
@@ -41,6 +42,19 @@ def _by_task_type(episodes: Sequence[Episode]) -> dict[str, dict[str, float]]:
     }
 
 
+def panel_tasks(episodes: Sequence[Episode]) -> list[tuple[str, str]]:
+    """The task panel the episodes were played on: (task id, goal text) in play order, each pair once (several seeds
+    play the same panel again)."""
+    return list(dict.fromkeys((episode.task_id, episode.task) for episode in episodes))
+
+
+def panel_fingerprint(tasks: Sequence[tuple[str, str]]) -> str:
+    """Short sha256 of a task panel: of its compact UTF-8 JSON [[task_id, goal], ...], first 16 hex digits. Two runs
+    with the same fingerprint evaluated the same tasks, in the same order, with the same goals (docs/reproduce.md)."""
+    text = json.dumps([list(task) for task in tasks], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
 def success_ci95(success: float, count: int) -> list[float]:
     """95% normal-approximation interval of a success rate measured on `count` episodes:
     p +- 1.96 sqrt(p (1 - p) / n), clipped to [0, 1]."""
@@ -49,11 +63,14 @@ def success_ci95(success: float, count: int) -> list[float]:
 
 
 def summarize(episodes: Sequence[Episode]) -> dict[str, float]:
-    """Success rate (with a 95% normal-approximation interval over tasks), score, length, validity, and the
-    success per task type (`by_task_type`, empty when the environment reports no task types)."""
+    """Success rate (with a 95% normal-approximation interval over tasks), score, length, validity, the success per
+    task type (`by_task_type`, empty when the environment reports no task types) and the task panel's fingerprint
+    (`panel_fingerprint` over `panel_tasks` tasks)."""
     count = len(episodes)
+    panel = panel_tasks(episodes)
+    identity = {"panel_fingerprint": panel_fingerprint(panel), "panel_tasks": len(panel)}
     if count == 0:
-        return {"success_rate": 0.0, "score": 0.0, "num_episodes": 0, "by_task_type": {}}
+        return {"success_rate": 0.0, "score": 0.0, "num_episodes": 0, "by_task_type": {}} | identity
     success = sum(e.won for e in episodes) / count
     steps = [s for e in episodes for s in e.steps]
     return {
@@ -67,7 +84,7 @@ def summarize(episodes: Sequence[Episode]) -> dict[str, float]:
         "env_errors": sum(e.error is not None for e in episodes),
         "num_episodes": count,
         "by_task_type": _by_task_type(episodes),
-    } | tool_use_summary(episodes)
+    } | identity | tool_use_summary(episodes)
 
 
 def summarize_seeds(episodes_by_seed: dict[int, Sequence[Episode]]) -> dict:
@@ -97,6 +114,8 @@ def summary_table(summary: dict, title: str) -> str:
         if key in summary:
             rows.append((key.replace("_", " "), f"{summary[key]:.3g}"))
     rows.append(("episodes", str(summary["num_episodes"])))
+    if "panel_fingerprint" in summary:
+        rows.append(("task panel", f"{summary['panel_fingerprint']} ({summary['panel_tasks']} tasks)"))
     for task_type, figures in summary.get("by_task_type", {}).items():
         rows.append((f"  {task_type}", f"{figures['success_rate']:.1%} of {figures['num_episodes']}"))
     for row in rows:
@@ -134,6 +153,7 @@ def evaluate_policy(
     env_step_timeout_s: float = 60.0,
     trajectory_format: str = "per_step",
     max_episode_tokens: int = 4096,
+    prompt_template: str = "generic",
 ) -> tuple[dict[str, float], list[Episode]]:
     """Play one episode per task (batched) and summarise. temperature 0 = greedy.
 
@@ -145,7 +165,7 @@ def evaluate_policy(
     model.eval()
     collector = RolloutCollector(
         env_factory,
-        PromptBuilder(tokenizer, history_length),
+        PromptBuilder(tokenizer, history_length, prompt_template),
         invalid_format_penalty=0.0,
         env_workers=env_workers,
         env_step_timeout_s=env_step_timeout_s,

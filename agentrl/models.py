@@ -41,6 +41,17 @@ HUB_MODEL_TYPES = {
 }
 
 
+# Any of these makes a folder loadable by AutoTokenizer (a fast tokenizer, its config, BPE or sentencepiece vocab).
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.json",
+    "tokenizer.model",
+    "spiece.model",
+    "vocab.txt",
+)
+
+
 class ModelPathError(ValueError):
     """`model_name_or_path` names neither a local folder, a hub id, nor the tiny model."""
 
@@ -60,6 +71,13 @@ def check_model_name_or_path(name: str) -> None:
             )
         if is_adapter_folder(path):
             adapter_base(path)  # its base model must be there too
+        if not any((path / file).is_file() for file in TOKENIZER_FILES):
+            # AutoTokenizer would load an empty tokenizer from config.json alone and fail later for another reason
+            raise ModelPathError(
+                f"model_name_or_path {name!r} has no tokenizer files (none of {', '.join(TOKENIZER_FILES)}). Save the "
+                "tokenizer there too (`tokenizer.save_pretrained(folder)`, or copy those files from the model it was "
+                "trained from)."
+            )
         return
     if looks_like_path(name):
         raise ModelPathError(
@@ -191,6 +209,7 @@ def environment_corpus(env, prompt_builder, num_tasks: int = 300, tools: bool = 
     from transformers.utils.chat_template_utils import render_jinja_template
 
     from agentrl.rollout.demos import expert_conversations, expert_episodes_text
+    from agentrl.rollout.parser import format_response
 
     task_ids = env.task_ids("train")[:num_tasks]
     if tools:
@@ -200,7 +219,13 @@ def environment_corpus(env, prompt_builder, num_tasks: int = 300, tools: bool = 
             for messages, tools in expert_conversations(env, prompt_builder, task_ids)
         ]
     # The chat template's role names belong to every prompt: give them whole tokens too.
-    return ["user\nassistant\n"] * 100 + expert_episodes_text(env, prompt_builder, task_ids)
+    corpus = expert_episodes_text(env, prompt_builder, task_ids)
+    if not corpus:  # no expert and no demonstrations: the environment's words come from its first prompts
+        corpus = [format_response("")]
+        for task_id in task_ids:
+            observation, info = env.reset(task_id)
+            corpus.append(prompt_builder.text(info["task"], observation, [], info.get("admissible_actions", [])))
+    return ["user\nassistant\n"] * 100 + corpus
 
 
 # Qwen2.5-1.5B-Instruct's architecture (its config.json): the shape of the 1.5B recipes, for random-weight benchmarks.

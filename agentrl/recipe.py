@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,10 +48,15 @@ def load_recipe(path: str | os.PathLike, _seen: tuple[Path, ...] = ()) -> dict:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         raise RecipeError(f"recipe {str(path)!r} is not valid YAML{where}: {problem}. Fix the file there.") from None
+    if not recipe:
+        raise RecipeError(
+            f"recipe {str(path)!r} is empty. A recipe is a YAML mapping of AgentRLConfig fields (env_id, "
+            "model_name_or_path, output_dir, ...): start from a copy of recipes/quickstart.yaml."
+        )
     if not isinstance(recipe, dict):
         raise RecipeError(f"recipe {str(path)!r} must be a YAML mapping of field: value")
     _check_environment_keys(recipe, path)
-    _anchor_env_file(recipe, path.parent)
+    _anchor_recipe_paths(recipe, path.parent)
     base = recipe.pop("base", None)
     if base is None:
         return recipe
@@ -80,16 +87,29 @@ def _check_environment_keys(recipe: dict, path: Path) -> None:
         )
 
 
-def _anchor_env_file(recipe: dict, folder: Path) -> None:
-    """`env_id: my_env.py:Factory` in a recipe: the file is looked up next to the recipe (as `base:` is)."""
+def _anchor_recipe_paths(recipe: dict, folder: Path) -> None:
+    """Files a recipe names are looked up next to the recipe (as `base:` is) when they are there: the Python file
+    of `env_id: my_env.py:Factory`, `sft_demonstrations` and a `prompt_template` file; otherwise they stay relative
+    to the current folder."""
     spec = recipe.get("env_id")
-    if not isinstance(spec, str) or ":" not in spec:
-        return
-    location, attribute = spec.rsplit(":", 1)
-    if location.endswith(".py") and not Path(location).expanduser().is_absolute():
-        candidate = (folder / location).resolve()
-        if candidate.is_file():
-            recipe["env_id"] = f"{candidate}:{attribute}"
+    if isinstance(spec, str) and ":" in spec:
+        from agentrl.envs.registry import ADAPTERS
+
+        adapter = spec.split(":", 1)[0]  # openenv:/trl: specs name a file the same way: trl:my_env.py:Class
+        prefix, rest = (adapter + ":", spec.split(":", 1)[1]) if adapter in ADAPTERS else ("", spec)
+        location, _, attribute = rest.rpartition(":")
+        if location.endswith(".py") and not Path(location).expanduser().is_absolute():
+            candidate = (folder / location).resolve()
+            if candidate.is_file():
+                recipe["env_id"] = f"{prefix}{candidate}:{attribute}"
+    from agentrl.rollout.prompt_templates import BUILT_IN as BUILT_IN_TEMPLATES
+
+    for key in ("sft_demonstrations", "prompt_template"):
+        named = recipe.get(key)
+        if not isinstance(named, str) or (key == "prompt_template" and named in BUILT_IN_TEMPLATES):
+            continue  # not a path (a built-in template's name)
+        if not Path(named).expanduser().is_absolute() and (folder / named).is_file():
+            recipe[key] = str((folder / named).resolve())
 
 
 def set_environment_variables(variables: dict | None) -> None:
@@ -129,13 +149,37 @@ def parse_train_args(argv: Sequence[str]) -> AgentRLConfig:
             if name not in fields and name not in ("help", "h"):
                 raise RecipeError(f"unknown option --{name}.{_suggest(name, fields)} See `agentrl train --help`.")
     parser = TrlParser(AgentRLConfig)
+    parser.error = functools.partial(_value_error, recipe_path, recipe, argv)  # one line, not argparse's usage
     parser.set_defaults_with_config(**recipe)
     try:
         (args,) = parser.parse_args_into_dataclasses(args=argv)
+    except RecipeError:
+        raise
     except ValueError as error:
+        if "doesn't support bf16" in str(error):  # transformers' words for a CPU machine with bf16 (TRL's default) on
+            raise RecipeError(
+                "bf16 is on (TRL's default) but this machine has no GPU with bf16. To train on CPU set `use_cpu: true` "
+                "and `bf16: false` in the recipe (as recipes/quickstart.yaml does), or launch on a GPU machine."
+            ) from None
         raise RecipeError(f"invalid setting: {error}") from error
     validate(args)
     return args
+
+
+def _value_error(recipe_path: str | None, recipe: dict, argv: list[str], message: str) -> None:
+    """argparse's complaint about a value (`argument --max_steps: invalid int value: 'abc'`) as one RecipeError
+    naming the field, where it was set and what it takes, instead of the whole usage text."""
+    found = re.match(r"argument --(\w+)(?:/[^:]*)?: (.*)", message)
+    if not found:
+        raise RecipeError(f"{message}. See `agentrl train --help`.")
+    name, problem = found.groups()
+    kinds = {"int": "a whole number", "float": "a number", "string_to_bool": "true or false"}
+    bad_type = re.match(r"invalid (\w+) value: (.*)", problem)
+    if bad_type and bad_type.group(1) in kinds:
+        problem = f"{bad_type.group(2)} is not {kinds[bad_type.group(1)]}"
+    on_command_line = any(token.split("=", 1)[0] == f"--{name}" for token in argv)
+    where = f"`{name}:` in {recipe_path}" if name in recipe and not on_command_line else f"--{name} on the command line"
+    raise RecipeError(f"{name}: {problem.rstrip('.')}. Fix {where} (`agentrl train --help` describes every field).")
 
 
 def validate(args: AgentRLConfig) -> None:
@@ -149,16 +193,40 @@ def validate(args: AgentRLConfig) -> None:
         check_env_kwargs(args.env_id, {**args.env_kwargs, **args.env_shift_kwargs, **step_limit})
     except ValueError as error:
         raise RecipeError(str(error)) from error
+    from agentrl.rollout.prompt_templates import load_prompt_template
+
+    try:
+        load_prompt_template(args.prompt_template)  # a built-in name or a file whose fields all exist
+    except ValueError as error:
+        raise RecipeError(str(error)) from error
+    if args.sft_demonstrations:
+        from agentrl.rollout.demo_file import load_demonstrations
+
+        try:
+            load_demonstrations(args.sft_demonstrations)
+        except ValueError as error:
+            raise RecipeError(str(error)) from error
     try:
         check_model_name_or_path(args.model_name_or_path)
     except ValueError as error:
         raise RecipeError(str(error)) from error
+    from agentrl.preflight import check_output_dir_writable
+
+    check_output_dir_writable(args.output_dir)
     resume = args.resume_from_checkpoint
     if resume and str(resume).lower() not in RESUME_LATEST + RESUME_NONE:
         if not Path(resume).is_dir():
             raise RecipeError(
                 f"resume_from_checkpoint {resume!r} is not a checkpoint folder. Point it at OUTPUT_DIR/checkpoint-N, "
                 "or use `auto` to continue from the newest checkpoint in output_dir."
+            )
+        from agentrl.checkpoints import checkpoint_problem
+
+        problem = checkpoint_problem(resume)  # every file against the sizes and hashes its completion mark recorded
+        if problem is not None:
+            raise RecipeError(
+                f"resume_from_checkpoint {resume!r} cannot be resumed: {problem}. Point it at another checkpoint-N, "
+                "or use `auto` to continue from the newest intact checkpoint in output_dir."
             )
     from agentrl.models import is_adapter_folder
 

@@ -9,6 +9,8 @@ Run directory (`output_dir`):
     final/             the trained model, or the LoRA adapter in PEFT format, with the tokenizer
     eval.json          {"split", "num_tasks", "before": {...}, "after": {...}}
     entropy_dynamics.png, entropy_turns.png   entropy over training (phases, pulses, success), per-turn heatmap
+Who may write into it, what is reused and how artefacts are written so a kill never leaves a half-written one that
+looks finished: agentrl/run_folder.py. Ctrl-C / SIGTERM during RL: agentrl/interrupts.py.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import sys
 import time
 from pathlib import Path
 
 import yaml
 
-from agentrl.config import RESUME_LATEST, RESUME_NONE, TINY_MODEL, AgentRLConfig
+from agentrl.config import TINY_MODEL, AgentRLConfig
 
 logger = logging.getLogger(__name__)
 
@@ -39,9 +42,10 @@ def env_factory_for(args: AgentRLConfig, shifted: bool = False):
 
 
 def write_config(args: AgentRLConfig, output_dir: Path) -> None:
+    from agentrl.run_folder import write_text_atomic
+
     resolved = {key: value for key, value in args.to_dict().items() if not key.startswith("_")}
-    with open(output_dir / "config.yaml", "w") as f:
-        yaml.safe_dump(resolved, f, sort_keys=True)
+    write_text_atomic(output_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=True))
 
 
 def evaluate_model(model, tokenizer, args: AgentRLConfig, env_factory) -> dict:
@@ -56,6 +60,7 @@ def evaluate_model(model, tokenizer, args: AgentRLConfig, env_factory) -> dict:
         max_new_tokens=args.max_completion_length,
         temperature=args.eval_temperature,
         history_length=args.history_length,
+        prompt_template=args.prompt_template,
         seed=args.seed,
         env_workers=args.env_workers,
         env_step_timeout_s=args.env_step_timeout_s,
@@ -65,30 +70,13 @@ def evaluate_model(model, tokenizer, args: AgentRLConfig, env_factory) -> dict:
     return summary
 
 
-def _resume_target(value: str | None, output_dir: Path) -> str | None:
-    """`auto` / `true` / `last`: the newest complete checkpoint-* in output_dir, if there is one (else a fresh
-    start); a path: that checkpoint; None: a fresh start."""
-    from agentrl.checkpoints import latest_complete_checkpoint
-
-    if value is None or str(value).lower() in RESUME_NONE:
-        return None
-    if str(value).lower() in RESUME_LATEST:
-        latest = latest_complete_checkpoint(output_dir)
-        return None if latest is None else str(latest)
-    return value  # a checkpoint folder (recipe validation checked it exists)
-
-
 def _quiet_libraries() -> None:
-    """agentrl shows its own progress; the per-file load/save bars of transformers and datasets are noise here."""
-    import warnings
+    """agentrl shows its own progress; library warnings and per-file bars that are not the user's business go
+    (agentrl/quiet.py)."""
+    from agentrl.quiet import quiet_progress_bars, quiet_warnings
 
-    import datasets
-    import transformers
-
-    transformers.utils.logging.disable_progress_bar()
-    datasets.disable_progress_bars()
-    # transformers 5.23 renamed gradient_checkpointing; TRL's configs still set the old name.
-    warnings.filterwarnings("ignore", message=r".*gradient_checkpointing.* is deprecated", category=FutureWarning)
+    quiet_warnings()
+    quiet_progress_bars()
 
 
 def train(args: AgentRLConfig) -> dict:
@@ -97,7 +85,9 @@ def train(args: AgentRLConfig) -> dict:
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     from agentrl.callbacks import MetricsJsonlCallback, RichProgressCallback
+    from agentrl.provenance import write_versions
     from agentrl.errors import RecipeError
+    from agentrl.interrupts import GracefulStop
     from agentrl.models import (
         build_tiny_model,
         has_tools,
@@ -106,8 +96,20 @@ def train(args: AgentRLConfig) -> dict:
         load_tokenizer,
         lora_config,
     )
+    from agentrl.rollout.demo_file import warmup_environment
     from agentrl.rollout.generator import unwrap_for_generation
+    from agentrl.run_folder import (
+        base_model_settings,
+        check_output_dir,
+        claim_output_dir,
+        is_current,
+        partial_folder,
+        publish,
+        sft_warmup_settings,
+        write_text_atomic,
+    )
     from agentrl.sft import sft_warmup
+    from agentrl.signal_watch import ZeroSignalWarning, format_warning
     from agentrl.trainer import AgentGRPOTrainer
 
     _quiet_libraries()
@@ -121,40 +123,66 @@ def train(args: AgentRLConfig) -> dict:
             f"(RL trains the adapter on as it is), or merge it first (`agentrl export {args.model_name_or_path} "
             "--merge`) and start from the merged model."
         )
+    check_output_dir(args)  # another run's results without resume/overwrite: refused before anything is written
+    # the environment before the run folder is claimed: one that cannot be built leaves an overwritten run intact
+    env_factory = env_factory_for(args)
+    try:
+        env = env_factory()
+    except Exception as error:  # noqa: BLE001 - a user's environment failing to build: one message, no traceback
+        text = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        raise RecipeError(f"cannot build environment {args.env_id!r}: {type(error).__name__}: {text}") from error
+    if args.trajectory_format == "per_step" and has_tools(env):
+        raise RecipeError(
+            f"env {args.env_id!r} is a tool environment (its actions are tool calls): set trajectory_format: concat in "
+            "the recipe (tool messages are context of one growing conversation; docs/multiturn.md)."
+        )
+    try:  # the demonstrations the warm-up (and the tiny tokenizer) learn from: the env's expert or a file
+        demo_env = warmup_environment(env, args.sft_demonstrations, args.sft_warmup_steps)
+    except ValueError as error:
+        raise RecipeError(str(error)) from error
     # Let TrainingArguments set up the process group (gloo on CPU, nccl on GPU) exactly as the Trainer will,
     # so the barriers below are real barriers under accelerate launch / torchrun.
     _ = args.device
     state = PartialState()
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    env_factory = env_factory_for(args)
-    env = env_factory()
-    if args.trajectory_format == "per_step" and has_tools(env):
-        raise RecipeError(
-            f"env {args.env_id!r} is a tool environment (its actions are tool calls): set trajectory_format: concat in "
-            "the recipe (tool messages are context of one growing conversation; docs/multiturn.md)."
-        )
+    state.wait_for_everyone()  # every rank has checked output_dir before the main one changes it
+    resume = claim_output_dir(args, state)  # overwrite: deleted; resume: the checkpoint, metrics.jsonl trimmed to it
     if state.is_main_process:
         write_config(args, output_dir)
+        write_versions(output_dir)  # library versions and git commit, beside config.yaml (agentrl/provenance.py)
 
     model_path = args.model_name_or_path
     if model_path == TINY_MODEL:
         model_path = str(output_dir / "base_model")
-        if state.is_main_process and not (Path(model_path) / "config.json").exists():
+        settings = base_model_settings(args)  # reused only when built from these (agentrl/run_folder.py)
+        if state.is_main_process and not is_current(model_path, settings, report=True):
             build_tiny_model(
-                model_path, env, args.tiny_hidden_size, args.tiny_num_layers, args.tiny_vocab_size, args.seed
+                partial_folder(model_path),
+                demo_env,
+                args.tiny_hidden_size,
+                args.tiny_num_layers,
+                args.tiny_vocab_size,
+                args.seed,
             )
+            publish(model_path, settings)
         state.wait_for_everyone()
     tokenizer = load_tokenizer(model_path)
 
     if args.sft_warmup_steps > 0:
         warm_path = output_dir / "sft_warmup"
-        if not (warm_path / "config.json").exists():  # all ranks train (data parallel); the main one saves
+        settings = sft_warmup_settings(args, state.num_processes)
+        rebuild = not is_current(warm_path, settings, report=state.is_main_process)
+        state.wait_for_everyone()  # every rank has decided before the main one replaces the folder
+        if rebuild:  # all ranks train (data parallel); the main one saves, then renames it into place
             if state.is_main_process:
                 print(f"[agentrl] SFT warm-up: {args.sft_warmup_steps} steps on expert demonstrations")
-            sft_warmup(model_path, tokenizer, env, args, warm_path)
+            sft_warmup(model_path, tokenizer, env, args, partial_folder(warm_path))
+            if state.is_main_process:
+                publish(warm_path, settings)
         state.wait_for_everyone()
         model_path = str(warm_path)
+    env.close()  # not used again: an environment holding a server session (OpenEnv) frees it for the rollouts
 
     model = load_policy(model_path, dtype="auto")
     if continue_adapter and state.is_main_process:
@@ -165,13 +193,17 @@ def train(args: AgentRLConfig) -> dict:
         before = evaluate_model(model.to(state.device), tokenizer, args, env_factory)
         print(
             f"[agentrl] held-out success before RL: {before['success_rate']:.1%} "
-            f"({args.eval_split}, {args.eval_num_tasks} tasks)"
+            f"({args.eval_split}, {args.eval_num_tasks} tasks; well-formed responses "
+            f"{before.get('format_valid_ratio', 0.0):.1%})"
         )
+        warning = format_warning(before, args.env_id, args.sft_warmup_steps)
+        if warning:
+            print(warning, file=sys.stderr)
 
-    args.disable_tqdm = args.disable_tqdm or args.progress_bar
-    callbacks = [MetricsJsonlCallback(str(output_dir / "metrics.jsonl"))]
-    if args.progress_bar:
-        callbacks.append(RichProgressCallback())
+    args.disable_tqdm = True  # agentrl prints its own progress: a live bar on a terminal, else a line per update
+    stop = GracefulStop()  # Ctrl-C / SIGTERM: end the update, save a checkpoint (agentrl/interrupts.py)
+    callbacks = [MetricsJsonlCallback(str(output_dir / "metrics.jsonl")), ZeroSignalWarning(), stop]
+    callbacks.append(RichProgressCallback(live=None if args.progress_bar else False))
     trainer = AgentGRPOTrainer(
         model=model,
         args=args,
@@ -181,18 +213,23 @@ def train(args: AgentRLConfig) -> dict:
         peft_config=lora_config(args) if args.use_peft and not continue_adapter else None,
         callbacks=callbacks,
     )
-    if args.progress_bar:
-        trainer.remove_callback(PrinterCallback)
-        trainer.remove_callback(ProgressCallback)
-    resume = _resume_target(args.resume_from_checkpoint, output_dir)
+    trainer.remove_callback(PrinterCallback)  # TRL's raw dict lines: RichProgressCallback prints them readably
+    trainer.remove_callback(ProgressCallback)
     if resume is not None and state.is_main_process:
         print(f"[agentrl] resuming from {resume}")
-    trainer.train(resume_from_checkpoint=resume)
+    with stop.catching_signals():
+        trainer.train(resume_from_checkpoint=resume)
+    if stop.agreed:  # every rank stopped at this update and its checkpoint is complete: no final/, no evaluation
+        state.wait_for_everyone()
+        raise stop.interruption(args, trainer.state, state.is_main_process, state.num_processes)
 
     final_dir = output_dir / "final"
-    trainer.save_model(str(final_dir))
+    trainer.save_model(str(partial_folder(final_dir)))
     if state.is_main_process:
-        tokenizer.save_pretrained(final_dir)
+        tokenizer.save_pretrained(partial_folder(final_dir))
+    state.wait_for_everyone()
+    if state.is_main_process:
+        publish(final_dir)
     result = {
         "split": args.eval_split,
         "num_tasks": args.eval_num_tasks,
@@ -209,8 +246,7 @@ def train(args: AgentRLConfig) -> dict:
     if state.is_main_process:
         wall_time_s = round(time.perf_counter() - started, 1)
         result.update(env_shifted_for_after=shifted, before=before, after=after, wall_time_s=wall_time_s)
-        with open(output_dir / "eval.json", "w") as f:
-            json.dump(result, f, indent=2)
+        write_text_atomic(output_dir / "eval.json", json.dumps(result, indent=2))
         _plot_entropy(output_dir)
         print(
             f"\n[agentrl] held-out success ({args.eval_split}, {args.eval_num_tasks} tasks): "

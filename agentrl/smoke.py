@@ -59,7 +59,6 @@ def smoke_overrides(args: AgentRLConfig, tiny_model: Path, output_dir: str) -> l
         "report_to": "none",
         "logging_steps": "1",
         "resume_from_checkpoint": "none",
-        "progress_bar": "false",
         "num_processes": "1",
     }
     if args.overlong_buffer_length:  # the soft overlong buffer must fit in the shorter completions
@@ -73,19 +72,22 @@ def tiny_model_for(args: AgentRLConfig, cache: Path) -> Path:
     """The smoke model for the recipe's environment: the tiny Qwen2 warmed up by SMOKE_SFT, built once into
     `cache` and reused by later dry runs."""
     from agentrl.models import build_tiny_model, load_tokenizer
+    from agentrl.preflight import build_env
     from agentrl.run import env_factory_for
+    from agentrl.run_folder import partial_folder, publish
     from agentrl.sft import sft_warmup
 
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", args.env_id)  # a spec may hold ':' and '/' (import paths, adapters)
     folder = cache / f"tiny-{slug}"
     if not (folder / "config.json").exists():
-        env = env_factory_for(args)()
+        env = build_env(env_factory_for(args), args.env_id)  # an engine not installed: one message
         initial = build_tiny_model(cache / f"tiny-{slug}-init", env, seed=0, **SMOKE_TINY)
         warm_up = copy.copy(args)  # the recipe's prompt settings; full fine-tuning of the tiny model, no checkpointing
         warm_up.use_peft, warm_up.gradient_checkpointing, warm_up.seed = False, False, 0
         for key, value in SMOKE_SFT.items():
             setattr(warm_up, key, value)
-        sft_warmup(str(initial), load_tokenizer(str(initial)), env, warm_up, folder)
+        sft_warmup(str(initial), load_tokenizer(str(initial)), env, warm_up, partial_folder(folder))
+        publish(folder)  # renamed into place once complete: a build cut short is redone, never reused half-written
     return folder
 
 
@@ -93,6 +95,7 @@ def parse_smoke_args(argv: list[str]) -> AgentRLConfig:
     """The recipe of `argv` (without --smoke) as a dry run: parsed and validated as given (on CPU), its model
     resolved, then shrunk by smoke_overrides. Output: --output_dir if given, else runs/smoke/RECIPE_NAME."""
     from agentrl.models import ModelPathError, resolve_model_class
+    from agentrl.quiet import quiet_progress_bars
     from agentrl.recipe import check_vllm_settings, parse_train_args
 
     # CPU: vLLM (GPU-only) gives way to Hugging Face generate; a vLLM recipe's settings are still checked
@@ -105,6 +108,7 @@ def parse_smoke_args(argv: list[str]) -> AgentRLConfig:
     except ModelPathError as error:
         raise RecipeError(f"{error}. Fix `model_name_or_path` in the recipe.") from error
     output_dir = recipe_args.output_dir if "--output_dir" in argv else f"runs/smoke/{_recipe_stem(argv)}"
+    quiet_progress_bars()  # the smoke model is built and warmed up here, before agentrl.run quiets them
     tiny_model = tiny_model_for(recipe_args, Path(output_dir).parent)
     print(
         f"[agentrl] smoke: {recipe_args.model_name_or_path} is a {model_type} model ({model_class}); this dry run "
@@ -112,4 +116,6 @@ def parse_smoke_args(argv: list[str]) -> AgentRLConfig:
         f"{recipe_args.num_generations} rollouts on {recipe_args.env_id} with Hugging Face generate "
         f"(outputs in {output_dir}/)"
     )
-    return parse_train_args([*argv, *smoke_overrides(recipe_args, tiny_model, output_dir)])
+    # runs/smoke/RECIPE_NAME belongs to the dry runs: each replaces the last (a chosen --output_dir is checked as usual)
+    replace = [] if "--output_dir" in argv else ["--overwrite_output_dir", "true"]
+    return parse_train_args([*argv, *smoke_overrides(recipe_args, tiny_model, output_dir), *replace])

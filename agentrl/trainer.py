@@ -52,13 +52,13 @@ from agentrl.algorithms.distributed import (
 )
 from agentrl.algorithms.importance import importance_sampling_ratio, sampler_mismatch
 from agentrl.algorithms.seal import seal_labels
-from agentrl.checkpoints import mark_checkpoint_complete
+from agentrl.checkpoints import mark_checkpoint_complete, unmark_checkpoint
 from agentrl.config import AgentRLConfig
 from agentrl.entropy import EntropyMonitor, EruptionDetector, degeneration_counts, entropy_metrics, make_controller
 from agentrl.rollout import HFGenerator, PromptBuilder, RolloutCollector, concat_rows, per_step_rows
 from agentrl.rollout.chat import first_difference, template_report
 from agentrl.rollout.episode import Episode, tool_call_counts
-from agentrl.rollout.generator import eos_token_ids, unwrap_for_generation
+from agentrl.rollout.generator import stop_token_ids, unwrap_for_generation
 from agentrl.rollout.samples import loss_mask, pad_sequences
 from agentrl.rollout.vllm_backend import ServedWeightsCheck, VLLMGenerator, leave_out_of_sync
 from agentrl.seal_capture import HEAD_NAME, SealCapture, attach_seal_head
@@ -111,7 +111,7 @@ class AgentGRPOTrainer(GRPOTrainer):
         )
         if self.use_vllm and args.seal:  # vLLM serves the language model alone
             leave_out_of_sync(self.vllm_generation, HEAD_NAME)
-        self.prompt_builder = PromptBuilder(self._tokenizer, history_length=args.history_length)
+        self.prompt_builder = PromptBuilder(self._tokenizer, args.history_length, args.prompt_template)
         if args.trajectory_format == "concat":
             self._check_chat_template()
         self.collector = self._make_collector(env_factory)
@@ -138,7 +138,8 @@ class AgentGRPOTrainer(GRPOTrainer):
         """concat: say (or stop, per concat_template_check) if the template re-renders history differently."""
         if self.args.concat_template_check == "off":
             return
-        report = template_report(self._tokenizer)
+        stop_ids = stop_token_ids(self._tokenizer, self.model.generation_config)
+        report = template_report(self._tokenizer, stop_ids=stop_ids)
         if report is None:
             return
         if self.args.concat_template_check == "error":
@@ -199,7 +200,7 @@ class AgentGRPOTrainer(GRPOTrainer):
         if self.use_vllm:  # TRL built the engine (colocate or server) from the vllm_* fields
             return VLLMGenerator(
                 self.vllm_generation,
-                eos_token_ids(self._tokenizer),
+                stop_token_ids(self._tokenizer, model.generation_config),  # TRL's self.eos_token_ids, same rule
                 max_new_tokens=self.max_completion_length,
                 temperature=temperature,
                 score=partial(self._score_responses, model),
@@ -322,6 +323,9 @@ class AgentGRPOTrainer(GRPOTrainer):
         self._add_policy_logps(rows)
         self._log_rollout_metrics(first_round, returns, all_group_ids, rollout_seconds)
         mode = "train" if self.model.training else "eval"
+        # rows that can move the weights (read by agentrl.signal_watch.ZeroSignalWarning)
+        trainable = (rows["advantages"].ne(0).any(dim=1) & trained.bool().any(dim=1)).sum()
+        metrics["rollout/trainable_rows"] = self.accelerator.gather(trainable).sum().item()
         for name, value in metrics.items():
             self._metrics[mode][name].append(value)
         return rows
@@ -792,13 +796,15 @@ class AgentGRPOTrainer(GRPOTrainer):
         """TRL/HF's checkpoint, then agentrl's state, then the completion mark (written last, by the main process,
         once every rank has written its part): a run killed while saving leaves a folder without the mark, which
         `resume_from_checkpoint: auto` skips. Old checkpoints are rotated out only after the new one is complete."""
+        run_dir = self._get_output_dir(trial=trial)
+        folder = os.path.join(run_dir, f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
+        if self.args.should_save:  # saving over an older checkpoint-N (a resume redoing it): unmarked until complete
+            unmark_checkpoint(folder)
         limit, self.args.save_total_limit = self.args.save_total_limit, None
         try:
             super()._save_checkpoint(model, trial)
         finally:
             self.args.save_total_limit = limit
-        run_dir = self._get_output_dir(trial=trial)
-        folder = os.path.join(run_dir, f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
         if self.args.should_save:
             with open(os.path.join(folder, self.ENTROPY_STATE_FILE), "w") as f:
                 json.dump({"monitor": self.entropy_monitor.state_dict(), "coef": self._update_entropy_coef}, f)

@@ -159,7 +159,7 @@ def _import_file(path: str, spec: str):
     return module
 
 
-def _attribute(module, attribute: str, spec: str) -> Any:
+def _attribute(module, attribute: str, spec: str, location: str) -> Any:
     try:
         value = module
         for part in attribute.split("."):
@@ -168,8 +168,22 @@ def _attribute(module, attribute: str, spec: str) -> Any:
     except AttributeError:
         public = sorted(name for name in vars(module) if not name.startswith("_"))[:12]
         raise UnknownEnvironmentError(
-            f"env_id {spec!r}: {module.__name__!r} has no attribute {attribute!r} (it defines: {', '.join(public)})"
+            f"env_id {spec!r}: {location!r} has no attribute {attribute!r} (it defines: {', '.join(public)})"
         ) from None
+
+
+def import_object(target: str, label: str) -> Any:
+    """The object `module:attribute` or `path/to/file.py:attribute` names, imported as an env_id import path is
+    (adapters use it for the classes, data and functions their specs and env_kwargs name); UnknownEnvironmentError
+    starting with `label` (e.g. "env_kwargs dataset") when it is not there."""
+    location, _, attribute = target.rpartition(":")
+    try:
+        if not location or not attribute:
+            raise UnknownEnvironmentError(f"env_id {target!r}: write module:attribute or path/to/file.py:attribute")
+        module = _import_file(location, target) if location.endswith(".py") else _import_module(location, target)
+        return _attribute(module, attribute, target, location)
+    except UnknownEnvironmentError as error:  # the helpers say "env_id ...": name what the caller was reading
+        raise UnknownEnvironmentError(str(error).replace(f"env_id {target!r}", f"{label} {target!r}", 1)) from None
 
 
 def is_import_path(spec: str) -> bool:
@@ -214,7 +228,7 @@ def resolve_env(spec: str) -> Callable[..., TextEnv]:
     if not location or not attribute:
         raise UnknownEnvironmentError(f"env_id {spec!r}: write an import path as package.module:Factory")
     module = _import_file(location, spec) if location.endswith(".py") else _import_module(location, spec)
-    factory = _attribute(module, attribute, spec)
+    factory = _attribute(module, attribute, spec, location)
     if not callable(factory):
         raise UnknownEnvironmentError(
             f"env_id {spec!r} is a {type(factory).__name__}, not an environment: point it at a TextEnv subclass or a "
@@ -264,7 +278,21 @@ def check_env_kwargs(spec: str, kwargs: dict[str, Any]) -> None:
 
 def make_env(spec: str, **kwargs: Any) -> TextEnv:
     """Build the environment `spec` names (see the module docstring) with `kwargs` (the recipe's `env_kwargs`)."""
-    env = resolve_env(spec)(**kwargs)
+    factory = resolve_env(spec)
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        signature = None  # a builtin without a signature: calling it is the check
+    if signature is not None:
+        try:
+            signature.bind(**kwargs)
+        except TypeError as error:
+            check_env_kwargs(spec, kwargs)  # an unknown keyword: that message names the accepted ones
+            raise UnknownEnvironmentError(
+                f"env_id {spec!r} cannot be called with env_kwargs {kwargs}: {error}. Set the missing values in "
+                "env_kwargs, or point env_id at a factory that builds the environment."
+            ) from None
+    env = factory(**kwargs)
     if not isinstance(env, TextEnv):
         raise UnknownEnvironmentError(
             f"env_id {spec!r} returned a {type(env).__name__}, not an agentrl TextEnv: return an instance of a "

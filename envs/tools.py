@@ -3,7 +3,7 @@
 The agent parses the model's tool calls and sends them to `step` as JSON text, one of
 
     {"tool_calls": [{"name": "search", "arguments": {"query": "..."}}, ...]}   one or more calls, run in order
-    {"error": "why the model's output held no well-formed call"}
+    {"error": "why the model's output held no well-formed call", "content": "<the model's text>"}
 
 Anything else is treated as an error action whose message says what was wrong. Each step is one turn
 (it counts toward max_steps) whatever it holds. Besides the contract keys (envs/base.py), `reset`'s info
@@ -16,10 +16,10 @@ chat template renders into the tool prompt), and every step's info carries
     tool_calls      calls attempted this step (0 for an error action)
     tool_failures   calls that failed: unknown tool, arguments that do not bind, the tool raised (or 1 for an
                     error action)
-    valid           at least one call ran without failing
+    valid           at least one call ran without failing (or the turn was taken as the final answer)
 
 A failure never escapes `step`: it becomes an "Error: ..." text naming the problem and the fix, which the
-model reads like any other tool result.
+model reads like any other tool result. Tools may be `async def`: they run to completion (envs/async_calls.py).
 
 ToolEnv is the generic part; a subclass lists its tool methods in `tools` and implements `task_ids`,
 `_start_episode` and `_episode_info`. TRLStyleEnv wraps a class written for TRL's
@@ -35,6 +35,7 @@ from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from agentrl.envs.async_calls import run_to_completion
 from agentrl.envs.base import SPLITS, TextEnv, numbered_task_ids, parse_numbered_task_id
 
 # Annotations whose values are cheap to check before the call; anything else goes to the tool unchecked.
@@ -84,6 +85,11 @@ class ToolEnv(TextEnv):
     def _after_call(self, name: str, arguments: dict[str, Any]) -> None:  # noqa: B027 - optional hook
         """Called after a tool's body ran (returned or raised): end the episode here on a state condition."""
 
+    def _ends_without_calls(self, action: str) -> bool:
+        """The turn held no well-formed call (an error action): True ends the episode on it (TRLStyleEnv: TRL takes
+        such a turn as the model's final answer); by default it is an error the model reads, costing the turn."""
+        return False
+
     def _at_step_limit(self) -> None:
         """The turn limit is reached with the episode still open: it ends unwon with no reward."""
         self._finish(0.0, won=False)
@@ -121,7 +127,10 @@ class ToolEnv(TextEnv):
             raise RuntimeError("episode is over; call reset")
         self._begin_turn()
         calls, error = decode_action(action)
-        if error is not None:
+        answered = False
+        if error is not None and self._ends_without_calls(action):
+            messages, attempted, failures, answered = [], 0, 0, True
+        elif error is not None:
             messages = [_tool_message("error", f"Error: {error}; the tools are: {', '.join(self._tool_functions())}")]
             attempted, failures = 0, 1
         else:
@@ -129,7 +138,7 @@ class ToolEnv(TextEnv):
         self._steps += 1
         if not self._done and self._steps >= self.max_steps:
             self._at_step_limit()
-        info = self._info(valid=attempted > failures)
+        info = self._info(valid=answered or attempted > failures)
         info["tool_messages"] = messages
         info["tool_calls"] = attempted
         info["tool_failures"] = failures
@@ -163,7 +172,7 @@ class ToolEnv(TextEnv):
         if error is not None:
             return name, f"Error: {error}; call it as {describe_signature(name, function)}", False
         try:
-            result = function(**arguments)
+            result = run_to_completion(function(**arguments))  # an async tool is awaited, not returned as a coroutine
         except Exception as exception:  # noqa: BLE001 - a tool's failure is the model's observation, not a crash
             return name, f"Error: {name} raised {type(exception).__name__}: {exception}", False
         finally:
@@ -283,9 +292,16 @@ class TRLStyleEnv(ToolEnv):
     the tools, and reward functions score the instance afterwards. Here the rows are `tasks` (a list, all in
     "train", or {split: list}); a row's "prompt" (text, or chat messages whose last content is used) followed by
     what reset returns is the first observation, as TRL appends it to the prompt. The tools are the class's
-    public functions except reset and get_reward, as TRL collects them. The episode ends when `done(env)` holds
-    after a call, or at max_steps; then `reward(env)` is the step's reward (default: env.get_reward(), TRL's
-    environment-owned reward) and `won(env)` its success (default: reward > 0).
+    public functions except reset and get_reward, as TRL collects them; any of them, reset and get_reward may be
+    `async def` (awaited, as TRL does).
+
+    The episode ends, as a TRL rollout does, on a turn without a well-formed tool call (the model's final answer;
+    `end_on_answer=False` makes such a turn an error message that costs the turn instead), when `done(env)` holds
+    after a call, or at max_steps. Its reward is then TRL's: the sum of `reward_funcs` (weight 1 each; a None
+    result is left out) plus `env.get_reward()` when the class defines it; `won` is its success (default:
+    reward > 0). A reward function (and `won`) is either TRL's batch style, `f(prompts=, completions=, environments=,
+    **columns) -> list` called with a batch of one (completions: the episode's messages, assistant turns with
+    their tool calls, tool results, and the final answer's text), or agentrl's `f(env) -> float`.
     """
 
     def __init__(
@@ -293,18 +309,23 @@ class TRLStyleEnv(ToolEnv):
         name: str,
         env_factory: Callable[[], Any],
         tasks: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Mapping[str, Any]]],
-        reward: Callable[[Any], float] | None = None,
+        reward_funcs: Callable[..., Any] | Sequence[Callable[..., Any]] = (),
         won: Callable[[Any], bool] | None = None,
         done: Callable[[Any], bool] | None = None,
         max_steps: int = 10,
+        end_on_answer: bool = True,
     ) -> None:
         self.name = name
         super().__init__(max_steps)
         self.env = env_factory()
         if not callable(getattr(self.env, "reset", None)):
             raise ValueError(f"{name}: the environment class must define reset(**row), as TRL requires")
-        if reward is None and not callable(getattr(self.env, "get_reward", None)):
-            raise ValueError(f"{name}: pass reward=, or give the environment class a get_reward() method")
+        self._reward_funcs = [reward_funcs] if callable(reward_funcs) else list(reward_funcs)
+        self._owns_reward = callable(getattr(self.env, "get_reward", None))
+        if not self._reward_funcs and not self._owns_reward:
+            raise ValueError(f"{name}: pass reward_funcs, or give the environment class a get_reward() method (as TRL)")
+        self._batch_style = [_is_batch_style(name, function) for function in self._reward_funcs]
+        self._won_batch_style = won is not None and _is_batch_style(name, won)
         self._tasks = _splits_of(name, tasks)
         self._sizes = {split: len(rows) for split, rows in self._tasks.items()}
         self.tools = tuple(
@@ -312,10 +333,12 @@ class TRLStyleEnv(ToolEnv):
             for member, _ in inspect.getmembers(type(self.env), predicate=inspect.isfunction)
             if not member.startswith("_") and member not in ("reset", "get_reward")
         )
-        self._reward_fn, self._won_fn, self._done_fn = reward, won, done
+        self._won_fn, self._done_fn, self._end_on_answer = won, done, end_on_answer
         self._task_id = ""
         self._task_text = ""
+        self._row: dict[str, Any] = {}
         self._calls: list[tuple[str, str]] = []
+        self._completion: list[dict[str, Any]] = []  # the episode's messages after the prompt, as TRL records them
 
     def task_ids(self, split: str) -> list[str]:
         return numbered_task_ids(self.name, split, self._sizes)
@@ -326,30 +349,130 @@ class TRLStyleEnv(ToolEnv):
     def _start_episode(self, task_id: str) -> str:
         split, index = parse_numbered_task_id(self.name, task_id, self._sizes)
         row = dict(self._tasks[split][index])
-        appended = self.env.reset(**row)
+        appended = run_to_completion(self.env.reset(**row))
         observation = _prompt_text(row.get("prompt")) + (appended or "")
         if not observation:
             raise ValueError(
                 f"{self.name}: task {task_id} has no prompt; give rows a 'prompt' or return text from reset"
             )
-        self._task_id, self._task_text, self._calls = task_id, observation, []
+        self._task_id, self._task_text, self._row, self._calls, self._completion = task_id, observation, row, [], []
         return observation
 
     def _episode_info(self) -> dict[str, Any]:
         # The wrapped state is opaque; the calls that reached it name it (the class is deterministic in them).
-        return {"task": self._task_text, "anchor": (self._task_id, tuple(self._calls)), "expert_action": None}
+        # answers_in_text: a turn without any tool call is the final answer (TRL's rule), not a malformed call.
+        return {
+            "task": self._task_text,
+            "anchor": (self._task_id, tuple(self._calls)),
+            "expert_action": None,
+            "answers_in_text": self._end_on_answer,
+        }
 
     def _after_call(self, name: str, arguments: dict[str, Any]) -> None:
         self._calls.append((name, json.dumps(arguments, sort_keys=True, default=str)))
-        if self._done_fn is not None and self._done_fn(self.env):
-            self._end_episode()
+        if self._done_fn is not None and run_to_completion(self._done_fn(self.env)):
+            self._finish(0.0, won=False)  # stops the turn's other calls; step() scores the episode
 
-    def _at_step_limit(self) -> None:
-        self._end_episode()
+    def _ends_without_calls(self, action: str) -> bool:
+        if self._end_on_answer:
+            self._finish(0.0, won=False)
+        return self._end_on_answer
 
-    def _end_episode(self) -> None:
-        reward = float(self._reward_fn(self.env) if self._reward_fn is not None else self.env.get_reward())
-        self._finish(reward, won=bool(self._won_fn(self.env)) if self._won_fn is not None else reward > 0)
+    def step(self, action: str) -> tuple[str, float, bool, dict[str, Any]]:
+        observation, _, done, info = super().step(action)
+        self._completion += [_assistant_message(action), *info["tool_messages"]]
+        if not done:
+            return observation, 0.0, False, info
+        # Scored after the whole turn is recorded, so reward functions see the ending call's result or the answer.
+        reward = self._episode_reward()
+        won = bool(self._score(self._won_fn, self._won_batch_style)) if self._won_fn is not None else reward > 0
+        self._finish(reward, won)
+        info["won"] = won
+        return observation, reward, True, info
+
+    def _episode_reward(self) -> float:
+        """TRL's reward of a finished rollout: every reward function's value plus get_reward(), None left out."""
+        functions = zip(self._reward_funcs, self._batch_style, strict=True)
+        values = [self._score(function, batch) for function, batch in functions]
+        if self._owns_reward:
+            values.append(run_to_completion(self.env.get_reward()))
+        return float(sum(value for value in values if value is not None))
+
+    def _score(self, function: Callable[..., Any], batch: bool) -> Any:
+        """`function`'s value for this episode: f(env), or TRL's batch call with a batch of one (its columns as
+        TRL passes dataset columns, one list each)."""
+        if not batch:
+            return run_to_completion(function(self.env))
+        columns = {key: [value] for key, value in self._row.items() if key != "prompt"}
+        result = run_to_completion(
+            function(
+                **columns,
+                prompts=[[{"role": "user", "content": self._task_text}]],
+                completions=[self._completion],
+                environments=[self.env],
+                trainer_state=None,
+                log_extra=_ignore,
+                log_metric=_ignore,
+            )
+        )
+        if isinstance(result, str) or not isinstance(result, Sequence) or len(result) != 1:
+            raise ValueError(
+                f"{self.name}: {_name_of(function)} got a batch of one environment and returned {result!r}; a TRL "
+                "reward function returns a list with one value per environment"
+            )
+        return result[0]
+
+
+def _is_batch_style(name: str, function: Callable[..., Any]) -> bool:
+    """TRL's batch style (takes `environments=` or **kwargs) or agentrl's one-environment style (one argument, no
+    **kwargs)."""
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return True  # no signature to read: call it as TRL would
+    if "environments" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        return True  # TRL's reward functions take **kwargs: it passes every dataset column
+    required = [
+        p
+        for p in parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    ]
+    if len(required) == 1:
+        return False
+    raise ValueError(
+        f"{name}: reward function {_name_of(function)} takes ({', '.join(parameters)}); write it TRL's way, "
+        "f(completions, environments, **kwargs) -> list[float], or as f(env) -> float"
+    )
+
+
+def _name_of(function: Any) -> str:
+    return getattr(function, "__qualname__", None) or repr(function)
+
+
+def _ignore(*args: Any, **kwargs: Any) -> None:
+    """Stands in for TRL's log_extra / log_metric callbacks, which have no table or logger to write to here."""
+
+
+def _assistant_message(action: str) -> dict[str, Any]:
+    """The assistant message of a turn as TRL records it: its tool calls, or (no well-formed call) its text."""
+    calls, error = decode_action(action)
+    if error is not None:
+        decoded = _json_object(action)
+        return {"role": "assistant", "content": str(decoded.get("content", ""))}
+    tool_calls = []
+    for number, call in enumerate(calls, start=1):
+        name, arguments, problem = _unpack_call(number, call)
+        if problem is None:
+            tool_calls.append({"type": "function", "function": {"name": name, "arguments": arguments}})
+    return {"role": "assistant", "content": "", "tool_calls": tool_calls}
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        decoded = json.loads(text)
+    except (TypeError, json.JSONDecodeError):
+        return {}
+    return decoded if isinstance(decoded, dict) else {}
 
 
 def _splits_of(

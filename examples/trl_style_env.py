@@ -3,11 +3,12 @@
 TRL's convention: a class whose reset(**row) starts an episode from a dataset row (returning text to append
 to the prompt, or None), whose public methods are the tools (type hints and a Google-style docstring with an
 `Args:` section each), and whose state reward functions read afterwards. agentrl.envs.tools.TRLStyleEnv runs such a
-class as an agentrl tool environment; registering a factory for it makes `env: counter-puzzle` work in a
-recipe:
+class as an agentrl tool environment. The simplest way needs no code at all: `env_id: trl:module:Class` with the
+dataset in env_kwargs (docs/environments.md, examples/trl_secret_word.py). This file shows the Python way:
+TRLStyleEnv with its own task list and reward, registered as `counter-puzzle`:
 
     python examples/trl_style_env.py                      # play one episode with scripted calls
-    python examples/trl_style_env.py train --config my_recipe.yaml    # agentrl's CLI, with this env registered
+    python examples/trl_style_env.py train --config my_recipe.yaml    # agentrl's CLI, env_id: counter-puzzle
 
 (Through this script, keep env_workers: 0: worker processes import the module that registered the env, and a
 script run as __main__ cannot be imported by name. Put the class in an importable module for env workers.)
@@ -52,7 +53,8 @@ class CounterPuzzle:
         return f"The counter shows {self.value}."
 
     def get_reward(self) -> float:
-        """TRL calls this once per finished rollout when present; TRLStyleEnv does too unless given reward=."""
+        """TRL calls this once per finished rollout when present; TRLStyleEnv does too (added to any reward_funcs, as
+        TRL adds it)."""
         return 1.0 if self.value == self.target else 0.0
 
 

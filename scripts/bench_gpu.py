@@ -15,9 +15,12 @@ return is then equal, so every advantage is 0 and agentrl would skip all rows; a
 (entropy_coef 1e-4) gives each row a gradient, so the update forwards and backwards every row as a real one.
 
     python scripts/bench_gpu.py [--config recipes/household_qwen2.5_1.5b.yaml] [--updates 3]
-                                [--max_episode_steps 5] [--shape qwen2.5-1.5b|tiny] [--use_vllm] [-- FIELD VALUE ...]
+                                [--max_episode_steps 5] [--shape qwen2.5-1.5b|qwen2.5-7b|tiny] [--use_vllm]
+                                [--work_dir DIR] [--run_dir DIR] [--init_device cpu|cuda] [-- FIELD VALUE ...]
     accelerate launch --config_file recipes/accelerate/single_gpu.yaml scripts/bench_gpu.py ...
---shape tiny on CPU (--use_cpu true --bf16 false after --) checks the script itself in seconds.
+--shape tiny on CPU (--use_cpu true --bf16 false after --) checks the script itself in seconds. `--init_device cuda`
+initialises the random weights on the GPU (seconds for 7 B parameters, where the CPU takes minutes).
+scripts/gpu_check.py runs this script for its items (a), (c) and (d).
 """
 
 from __future__ import annotations
@@ -30,10 +33,23 @@ import sys
 import tempfile
 from pathlib import Path
 
-SHAPES = {"tiny": None, "qwen2.5-1.5b": "QWEN2_5_1_5B"}
+# Qwen2.5-7B-Instruct's architecture (its config.json): 7.6 B parameters, untied embeddings.
+QWEN2_5_7B = {
+    "vocab_size": 152064,
+    "hidden_size": 3584,
+    "intermediate_size": 18944,
+    "num_hidden_layers": 28,
+    "num_attention_heads": 28,
+    "num_key_value_heads": 4,
+    "max_position_embeddings": 32768,
+    "rope_theta": 1000000.0,
+    "rms_norm_eps": 1e-6,
+    "tie_word_embeddings": False,
+}
+SHAPES = {"tiny": None, "qwen2.5-1.5b": "QWEN2_5_1_5B", "qwen2.5-7b": QWEN2_5_7B}  # name in agentrl.models, or fields
 
 
-def build_model(folder: Path, env_name: str, shape: str) -> Path:
+def build_model(folder: Path, env_name: str, shape: str, init_device: str = "cpu") -> Path:
     import torch
 
     from agentrl import models
@@ -41,9 +57,12 @@ def build_model(folder: Path, env_name: str, shape: str) -> Path:
 
     if (folder / "config.json").exists():
         return folder
-    architecture = getattr(models, SHAPES[shape]) if SHAPES[shape] else None
+    architecture = getattr(models, SHAPES[shape]) if isinstance(SHAPES[shape], str) else SHAPES[shape]
     dtype = torch.bfloat16 if architecture else None
-    return models.build_tiny_model(folder, make_env(env_name), corpus_tasks=50, architecture=architecture, dtype=dtype)
+    with torch.device(init_device):  # where the random weights are created (and initialised)
+        return models.build_tiny_model(
+            folder, make_env(env_name), corpus_tasks=50, architecture=architecture, dtype=dtype
+        )
 
 
 def per_update(metrics: list[dict]) -> list[dict]:
@@ -56,13 +75,14 @@ def per_update(metrics: list[dict]) -> list[dict]:
         rows.append(
             {
                 "step": m.get("step"),
-                "rollout_s": round(m["time/rollout_s"], 2),
-                "update_s": round(update_s, 2),
+                "step_s": round(m["time/train_s"], 4),
+                "rollout_s": round(m["time/rollout_s"], 4),
+                "update_s": round(update_s, 4),
                 "generated_tokens": int(generated),
                 "trained_tokens": int(m["train/tokens_forward"]),
                 "rollout_tokens_per_s": round(generated / m["time/rollout_s"], 1),
                 "training_tokens_per_s": round(m["train/tokens_forward"] / update_s, 1),
-                "peak_gib": round(m["memory/peak_gib"], 2) if "memory/peak_gib" in m else None,
+                "peak_gib": round(m["memory/peak_gib"], 3) if "memory/peak_gib" in m else None,
             }
         )
     return rows
@@ -76,6 +96,8 @@ def main() -> None:
     parser.add_argument("--max_episode_steps", type=int, default=5)
     parser.add_argument("--use_vllm", action="store_true")
     parser.add_argument("--work_dir", default=None, help="model and run folders (default: a temporary one)")
+    parser.add_argument("--run_dir", default=None, help="the run's output_dir (default: WORK_DIR/run)")
+    parser.add_argument("--init_device", default="cpu", help="device the random weights are initialised on")
     options, extra = parser.parse_known_args()
     extra = [token for token in extra if token != "--"]
 
@@ -88,9 +110,9 @@ def main() -> None:
     work = Path(options.work_dir or tempfile.mkdtemp(prefix="bench_gpu_"))
     state = PartialState()
     model = work / f"random-{options.shape}-{env_name}"
-    run = work / "run"
+    run = Path(options.run_dir) if options.run_dir else work / "run"
     if state.is_main_process:
-        build_model(model, env_name, options.shape)
+        build_model(model, env_name, options.shape, options.init_device)
         shutil.rmtree(run, ignore_errors=True)  # metrics.jsonl appends: start each benchmark from an empty run
     state.wait_for_everyone()
     argv = ["train", "--config", options.config, "--model_name_or_path", str(model), "--output_dir", str(run)]

@@ -26,7 +26,7 @@ overrides() {  # the configuration's changes to recipes/algorithms/lookup_grpo.y
 
 mkdir -p "$OUT"
 [ -f "$OUT/warmup/sft_warmup/config.json" ] || agentrl train --config recipes/algorithms/lookup_warmup.yaml \
-  --output_dir "$OUT/warmup" --progress_bar false > "$OUT/warmup.log" 2>&1
+  --output_dir "$OUT/warmup" --progress_bar false --resume_from_checkpoint auto > "$OUT/warmup.log" 2>&1
 
 jobs=()
 for seed in $SEEDS; do
@@ -34,7 +34,8 @@ for seed in $SEEDS; do
     run="$OUT/$config/seed$seed"
     [ -f "$run/eval.json" ] && continue
     jobs+=("agentrl train --config recipes/algorithms/lookup_grpo.yaml --model_name_or_path $OUT/warmup/sft_warmup \
---output_dir $run --seed $seed --max_steps $UPDATES --progress_bar false $(overrides "$config") > $run.log 2>&1")
+--output_dir $run --seed $seed --max_steps $UPDATES --progress_bar false --resume_from_checkpoint auto \
+$(overrides "$config") > $run.log 2>&1")
     mkdir -p "$OUT/$config"
   done
 done

@@ -34,7 +34,8 @@ started=$(date +%s)
 mkdir -p "$OUT"
 # The quickstart's own warm-up (tiny model built from seed 42, 200 SFT steps), shared by every run.
 [ -f "$OUT/warmup/sft_warmup/config.json" ] || OMP_NUM_THREADS=2 agentrl train --config recipes/quickstart.yaml \
-  --output_dir "$OUT/warmup" --max_steps 1 --eval_num_tasks 1 --progress_bar false > "$OUT/warmup.log" 2>&1
+  --output_dir "$OUT/warmup" --max_steps 1 --eval_num_tasks 1 --progress_bar false --resume_from_checkpoint auto \
+  > "$OUT/warmup.log" 2>&1
 
 jobs=()
 for seed in $SEEDS; do
@@ -44,6 +45,7 @@ for seed in $SEEDS; do
     mkdir -p "$OUT/$config"
     jobs+=("agentrl train --config recipes/quickstart.yaml --model_name_or_path $OUT/warmup/sft_warmup \
 --sft_warmup_steps 0 --output_dir $run --seed $seed --max_steps $UPDATES --progress_bar false \
+--resume_from_checkpoint auto \
 $(overrides "$config") > $run.log 2>&1 || echo 'FAILED: $run (see $run.log)'")
   done
 done

@@ -3,7 +3,8 @@
 vLLM runs on CUDA only, so its engine cannot run here. This engine keeps the contract agentrl relies on:
 `generate(prompts, images, num_generations)` -> (prompt_ids, completion_ids, logprobs, logprob_token_ids)
 with one [sampled log-prob] per token (vLLM's logprobs=0), the attributes read per call (temperature,
-max_completion_length, generation_kwargs with an optional per-request seed), and `sync_weights()`, which
+max_completion_length, generation_kwargs with an optional per-request seed and `stop_token_ids`, which stop a
+completion besides the served model's own EOS ids, as vLLM's SamplingParams do), and `sync_weights()`, which
 copies what `_iter_named_params()` streams into the engine's own model by name (vLLM holds its own copy and
 refuses a weight it has no parameter for). `broken_sync` makes
 the sync a no-op (what the served-weights check must catch). `collective` works as TRL's server mode does:
@@ -18,7 +19,7 @@ import copy
 import torch
 import torch.distributed as dist
 
-from agentrl.rollout.generator import HFGenerator
+from agentrl.rollout.generator import HFGenerator, stop_token_ids
 
 
 class HFEngine:
@@ -68,7 +69,12 @@ class HFEngine:
     def _generate(self, prompts):
         if not prompts:
             return [], [], [], []
-        generator = HFGenerator(self.served, self.tokenizer, self.max_completion_length, self.temperature)
+        # vLLM stops on the served model's EOS ids (tokenizer and generation config) and on the request's stop ids
+        stops = stop_token_ids(self.tokenizer, self.served.generation_config)
+        stops += [i for i in self.generation_kwargs.get("stop_token_ids") or [] if i not in stops]
+        generator = HFGenerator(
+            self.served, self.tokenizer, self.max_completion_length, self.temperature, stop_ids=stops
+        )
         seed = self.generation_kwargs.get("seed")
         with torch.random.fork_rng(enabled=seed is not None):  # a seeded request leaves the global stream alone
             if seed is not None:

@@ -4,6 +4,7 @@ multi-process, checkpoint and parity tests."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 
@@ -30,12 +31,22 @@ def run_python(arguments: list[str], expect: int = 0, timeout: int = 600) -> sub
     return run_in_repo([sys.executable, *arguments], expect, timeout)
 
 
-def accelerate_launch(config: str, port: int, arguments: list[str], timeout: int = 600) -> subprocess.CompletedProcess:
+def free_port() -> int:
+    """A TCP port no process listens on now: the OS picks it for a socket bound to port 0, which is then closed."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def accelerate_launch(config: str, arguments: list[str], timeout: int = 600) -> subprocess.CompletedProcess:
     """`accelerate launch --config_file recipes/accelerate/CONFIG --main_process_port PORT ARGUMENTS...` (see
-    `run_in_repo`). Every test launching processes uses a port of its own, so tests can never collide on one."""
+    `run_in_repo`). Each launch gets a free port of its own (`free_port`), so launches never collide on one, not
+    with each other, not with another test run on the same machine."""
+    if not isinstance(arguments, list):
+        raise TypeError("accelerate_launch(config, arguments, timeout): no port argument, each launch picks a free one")
     accelerate = os.path.join(os.path.dirname(sys.executable), "accelerate")
     return run_in_repo(
         [accelerate, "launch", "--config_file", os.path.join(ROOT, "recipes/accelerate", config)]
-        + ["--main_process_port", str(port), *arguments],
+        + ["--main_process_port", str(free_port()), *arguments],
         timeout=timeout,
     )

@@ -47,6 +47,7 @@ def test_every_split_holds_all_six_task_types_with_stable_ids(env):
     assert scenes["train"] | scenes["eval_in"] <= set(constants.TRAIN_SCENE_NUMBERS)
 
 
+@pytest.mark.slow  # plays every task type of a split with the real engine: ~8 s per split
 @pytest.mark.parametrize("split", ["train", "eval_out"])
 def test_handcoded_expert_wins_every_task_type(split):
     env = make_env("alfworld", source="generated", reward_on_win=10.0, **SMALL)

@@ -99,7 +99,7 @@ def test_model_path_that_does_not_exist(tmp_path, capsys, no_model_loading):
         ("seal_variant", "triplet", "seal_variant 'triplet': use one of bce, centroid_margin, cosine, supcon"),
         ("seal_pooling", "token", "seal_pooling 'token': use one of trajectory, step"),
         ("seal_label", "won", "seal_label 'won': use one of success, reward, advantage"),
-        ("seal_layer", -2, "seal_layer must be -1 (final hidden states) or a decoder layer index >= 0, got -2"),
+        ("seal_layer", -2, "seal_layer must be >= 0 or -1, got -2 (SEAL: decoder layer k, or -1 = the final hidden"),
         ("seal_head_layers", 0, "seal_head_layers must be >= 1"),
     ],
 )
@@ -117,6 +117,7 @@ def test_bad_credit_assignment_keys(tmp_path, capsys, no_model_loading, key, val
         ({"seal": True, "micro_batch_rows": 3}, ["seal/loss", "seal/units", "seal/one_class", "seal/pos_fraction"]),
     ],
 )
+@pytest.mark.slow  # a 2-update training run through the CLI (~4 s each on 2 idle cores)
 def test_credit_assignment_runs_log_their_metrics(tmp_path, changes, keys):
     assert main(["train", "--config", str(write_recipe(tmp_path, sft_warmup_steps=2, **changes))]) == 0
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
@@ -134,6 +135,7 @@ def test_credit_assignment_runs_log_their_metrics(tmp_path, changes, keys):
         ({"env_id": "factqa-easy", "max_completion_length": 32}, ["tools/calls_per_episode", "tools/failure_rate"]),
     ],
 )
+@pytest.mark.slow  # a 2-update training run through the CLI (~4 s each on 2 idle cores)
 def test_concat_runs_train_end_to_end_and_log_their_metrics(tmp_path, changes, keys):
     """Concat mode through `agentrl train`: SFT on whole expert conversations, RL, evaluation, agentrl eval."""
     recipe = write_recipe(tmp_path, trajectory_format="concat", max_episode_tokens=1024, sft_warmup_steps=2, **changes)
@@ -159,6 +161,7 @@ def test_resume_from_a_missing_checkpoint(tmp_path, capsys, no_model_loading):
     assert code == 2 and "nope/x" in err and "checkpoint" in err and "auto" in err
 
 
+@pytest.mark.slow  # two training runs through the CLI
 def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):
     recipe = write_recipe(tmp_path, save_strategy="steps", save_steps=1, sft_warmup_steps=2)
     assert main(["train", "--config", str(recipe), "--max_steps", "1"]) == 0
@@ -241,15 +244,51 @@ def test_two_step_train_run_writes_the_run_directory(tmp_path, capsys):
     assert by_run["valid_action_ratio"] == result["after"]["valid_action_ratio"]
 
 
-def test_kl_and_multiple_iterations_run(tmp_path):
-    """beta > 0 builds a reference model; num_iterations = 2 reuses a rollout batch with old log-probs."""
-    code = main(["train", "--config", str(write_recipe(tmp_path, beta=0.05, num_iterations=2, sft_warmup_steps=2))])
-    assert code == 0
+# One-step episodes paid by the action's length modulo 5: the random tiny policy gets different returns within a
+# group, so the first update moves it (with every return equal, nothing would move and nothing could be checked).
+LENGTH_PARITY_ENV = """
+from agentrl.envs import TextEnv
+
+
+class LengthParity(TextEnv):
+    name = "length-parity"
+    max_steps = 1
+
+    def task_ids(self, split):
+        return [f"length-parity/{split}/{i}" for i in range(20)]
+
+    def _reset(self, task_id):
+        return "Say something.", self._info()
+
+    def step(self, action):
+        return "", float(len(action) % 5), True, self._info()
+
+    def _info(self):
+        return {"task": "Say something.", "admissible_actions": [], "won": False, "valid": True, "anchor": 0,
+                "expert_action": None}
+"""
+
+
+def test_kl_and_multiple_iterations_reuse_the_rollout_batch(tmp_path):
+    """beta > 0 builds a reference model; num_iterations = 2 trains twice on one rollout batch, the second time
+    against the old log-probs recorded before the first update."""
+    (tmp_path / "parity_env.py").write_text(LENGTH_PARITY_ENV)
+    recipe = write_recipe(
+        tmp_path, env_id="parity_env.py:LengthParity", beta=0.05, num_iterations=2, sft_warmup_steps=0,
+        learning_rate=1e-3, eval_num_tasks=2, per_device_train_batch_size=8, num_generations=4,
+    )
+    assert main(["train", "--config", str(recipe)]) == 0
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    kl = [r["kl"] for r in records if "kl" in r]
-    assert len(kl) == 2 and all(value >= 0 for value in kl)
+    first, second = [r for r in records if "kl" in r]
+    # one rollout for the two updates: the second logs no rollout of its own and trains on the same rows
+    assert first["rollout/episodes"] == 8 and "rollout/episodes" not in second and "reward/mean" not in second
+    assert second["train/rows_forward"] == first["train/rows_forward"] > 0
+    # the reference is the starting policy: KL ~0 at the first update (two float32 forwards of the same weights
+    # differ by ~1e-6 per log-prob, so KL ~ 1e-12), clearly positive once the first update moved the policy
+    assert first["grad_norm"] > 0 and first["kl"] < 1e-8 < second["kl"]
 
 
+@pytest.mark.slow  # a training run through the CLI
 def test_lora_run_saves_an_adapter(tmp_path):
     from peft import PeftModel
 
@@ -308,12 +347,15 @@ def test_envs_lists_splits_and_sizes_and_survives_a_missing_engine(capsys, monke
     monkeypatch.setitem(registry._FACTORIES, "fake-engine", needs_engine)
     monkeypatch.setitem(registry._DESCRIPTIONS, "fake-engine", "an env whose engine is missing")
     code, out, _ = run_cli_out(capsys, "envs")
-    lines = {line.split()[0]: line for line in out.splitlines()}
+    lines = {line.split()[0]: line for line in out.splitlines() if line.strip()}
     assert code == 0
     for name in ("household-easy", "household", "household-multi"):
-        assert "train 2000  eval_in 200  eval_out 200" in lines[name]
+        assert "train 2000  eval_in 200  eval_out 200  (expert)" in lines[name]
     assert 'not installed: pip install -e ".[fake]"' in lines["fake-engine"]
     assert "an env whose engine is missing" in lines["fake-engine"]
+    # the adapter prefixes, each with whether its library is installed (the test extra installs them all)
+    for prefix in ("gymnasium:", "gem:", "textarena:", "openenv:", "trl:"):
+        assert lines[prefix].split()[1] == "installed"
 
 
 def test_play_prints_the_expert_transcript_with_old_and_new_spellings(capsys):

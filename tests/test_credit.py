@@ -123,10 +123,13 @@ def test_gigpo_by_hand():
     # group 1: +-0.5 / sqrt(0.5) = +-sqrt(0.5).
     batch = gigpo_batch()
     s = math.sqrt(0.5)
-    std_step = [0.0, s, s, -s, 0.0, -s, 0.0]  # b2 a0 c0 b0 a1 d0 b1: 0.125 / (0.125 sqrt 2) = sqrt(0.5)
+    # b2 a0 c0 b0 a1 d0 b1: 0.125 / (0.125 sqrt 2 + eps) and 0.5 / (sqrt 0.5 + eps), eps = 1e-6 (the step
+    # normalisation's), both sqrt(0.5) up to eps
+    near, far = 0.125 / (0.125 * math.sqrt(2) + 1e-6), 0.5 / (s + 1e-6)
+    std_step = [0.0, near, far, -near, 0.0, -far, 0.0]
     episode = [0.0, 0.0, s / (s + 1e-4) * s, 0.0, 0.0, -s / (s + 1e-4) * s, 0.0]
     advantages = compute_advantages("gigpo", batch, gamma=0.5, step_advantage_weight=2.0)
-    close(advantages, [e + 2.0 * st for e, st in zip(episode, std_step, strict=True)], atol=1e-4)
+    close(advantages, [e + 2.0 * st for e, st in zip(episode, std_step, strict=True)])
     mean_step = [0.0, 0.125, 0.5, -0.125, 0.0, -0.5, 0.0]
     advantages = compute_advantages("gigpo", batch, gamma=0.5, step_norm="mean", scale_rewards="none")
     close(advantages, [e + st for e, st in zip([0, 0, 0.5, 0, 0, -0.5, 0], mean_step, strict=True)])
@@ -211,6 +214,8 @@ def test_overlong_penalty_by_hand():
 
 
 # ------------------------------------------------------------------------------ two processes
+@pytest.mark.slow
+@pytest.mark.multiprocess
 def test_empg_on_two_processes_equals_one_process(tmp_path):
     """accelerate launch, 2 CPU processes (gloo): min/max/means are global, so the result is the single-process one."""
     import json
@@ -219,11 +224,14 @@ def test_empg_on_two_processes_equals_one_process(tmp_path):
     from tests.scripts.empg_two_ranks import BATCH
 
     out = tmp_path / "empg.json"
-    accelerate_launch("cpu_ddp_2.yaml", 29531, [f"{ROOT}/tests/scripts/empg_two_ranks.py", str(out)], timeout=300)
+    accelerate_launch("cpu_ddp_2.yaml", [f"{ROOT}/tests/scripts/empg_two_ranks.py", str(out)], timeout=300)
     single = empg_advantages(
         T(BATCH["advantages"]), T(BATCH["entropies"]), T(BATCH["episode_ids"]), T(BATCH["step_ids"]), k=1.3, zeta=0.2
     )
-    close(T(json.loads(out.read_text())), single.tolist(), atol=1e-6)
-    # and a rank-local computation would differ: the batch statistics really are global
+    # Two ranks add up the global min / max / means in another order than one process: a float32 sum of the batch's
+    # 6 values (<= 2) shifts by <= 6 x 2 x 6e-8 = 7e-7, and each output (<= ~3) is a few products and quotients of
+    # those statistics: <= 3 x 3 x 7e-7 / 2 ~ 3e-6 (measured: equal to the last bit). 5e-6 is the bound with margin.
+    close(T(json.loads(out.read_text())), single.tolist(), atol=5e-6)
+    # and a rank-local computation would differ, by far more than rounding: the batch statistics really are global
     local = empg_advantages(T([0.5, -1.0, 2.0]), T([0.2, 1.4, 0.9]), T([0, 1, 0]), T([1, 0, 0]), k=1.3, zeta=0.2)
-    assert not torch.allclose(local, single[:3], atol=1e-3)
+    assert (local - single[:3]).abs().max() > 1e-2

@@ -85,6 +85,7 @@ def play_expert(pool, requests):
     return transcripts, errors
 
 
+@pytest.mark.slow  # waits out a step timeout
 @needs_proc
 def test_a_raise_a_hang_and_a_dead_worker_end_only_their_own_episodes():
     before = _children()
@@ -128,6 +129,7 @@ class _SlowAfterSend:
         return getattr(self._conn, name)
 
 
+@pytest.mark.slow  # waits out step timeouts
 @needs_proc
 def test_a_slow_parent_still_blames_the_request_that_hung_or_died():
     """Regression: the pool read the progress counter after sending a batch; when the parent was slow to get back,
@@ -141,6 +143,7 @@ def test_a_slow_parent_still_blames_the_request_that_hung_or_died():
     assert "simulated engine crash" in errors[1] and "worker process died" in errors[3]
 
 
+@pytest.mark.slow  # waits out step timeouts
 def test_a_hang_right_after_a_restart_is_caught_within_the_step_limit():
     """Worker 0 holds DIES (slot 0) then HANGS (slot 2): after the death, slot 2 is rebuilt by replay on the new
     worker and then hangs; the step limit, not the 60 s build limit, must catch it."""
@@ -194,6 +197,34 @@ def test_bad_requests_and_factories_name_the_fix():
         make_env_pool(functools.partial(make_env, "household"), num_workers=-1)
 
 
+class SlowHousehold(HouseholdEnv):
+    """household-easy whose steps take 1.3 s."""
+
+    def step(self, action):
+        time.sleep(1.3)
+        return super().step(action)
+
+
+def test_a_slow_in_process_step_is_reported_while_it_lasts(capfd):
+    """env_workers: 0 cannot stop a step; it says which environment and task it waits on, once per period (0.5 s
+    here: at 0.5 s and 1.0 s), the first time with what to do about it, and the episode goes on."""
+    task = "household-easy/train/00001"
+    pool = make_env_pool(lambda: SlowHousehold("household-easy", EASY, max_steps=10), 0, num_envs=1, timeout_s=0.5)
+    (reset,) = pool.reset_many([(0, task)])
+    (step,) = pool.step_many([(0, reset.info["expert_action"])])
+    pool.close()
+    assert step.ok
+    reports = [line for line in capfd.readouterr().err.splitlines() if "still waiting" in line]
+    waiting = f"[agentrl] still waiting on environment household-easy (step of task {task}, slot 0) for "
+    assert len(reports) == 2 and all(line.startswith(waiting) for line in reports)
+    assert "env_workers: 1 or more" in reports[0] and "env_step_timeout_s (0.5 s)" in reports[0]
+    assert "env_workers" not in reports[1]
+    with InProcessEnvPool(functools.partial(make_env, "household-easy"), 1, warn_after_s=0.5) as fast:
+        fast.reset_many([(0, task)])
+        time.sleep(0.8)  # time between calls is not a call: nothing to report
+    assert "still waiting" not in capfd.readouterr().err
+
+
 def _episodes_through(tiny_model, tiny_tokenizer, task_ids, max_steps=3, **collector_kwargs):
     import torch
 
@@ -225,6 +256,7 @@ def test_collector_episodes_are_identical_in_process_and_through_workers(tiny_mo
     assert all(e.length >= 1 for e in first)
 
 
+@pytest.mark.slow  # waits out step timeouts
 def test_collector_hang_ends_its_episode_and_the_next_batch_runs(tiny_model, tiny_tokenizer):
     tasks = ["household-easy/train/00000", HANGS, "household-easy/train/00004", DIES]
     first, second = _episodes_through(

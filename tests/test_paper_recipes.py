@@ -45,6 +45,7 @@ def test_paper_recipe_follows_the_protocol_and_names_its_launch(recipe):
     assert keys["max_episode_steps"] == {"alfworld": 50, "webshop": 15}[keys["env_id"]]
     if keys["env_id"] == "alfworld":
         assert keys["env_kwargs"] == {"reward_on_win": 10.0}
+    assert keys["prompt_template"] == keys["env_id"]  # the protocol's per-environment prompt (docs/multiturn.md)
     assert keys["model_name_or_path"] in ("Qwen/Qwen2.5-1.5B-Instruct", "Qwen/Qwen2.5-7B-Instruct")
     assert (ROOT / keys["accelerate_config"]).is_file() and keys["hardware"]
     launch = yaml.safe_load((ROOT / keys["accelerate_config"]).read_text())
@@ -59,6 +60,7 @@ def smoke_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("smoke")  # one tiny model per environment, shared by every dry run
 
 
+@pytest.mark.slow  # a dry run trains the tiny model through the recipe: 10-130 s each
 @pytest.mark.parametrize("recipe", CELLS, ids=lambda path: str(path.relative_to(PAPER)))
 def test_paper_recipe_dry_run(recipe, smoke_dir, capsys):
     output = smoke_dir / recipe.stem
@@ -70,6 +72,7 @@ def test_paper_recipe_dry_run(recipe, smoke_dir, capsys):
     ran = yaml.safe_load((output / "config.yaml").read_text())
     assert ran["model_name_or_path"] == str(smoke_dir / f"tiny-{keys['env_id']}") and ran["use_cpu"]
     assert ran["env_id"] == keys["env_id"] and ran["env_kwargs"] == keys.get("env_kwargs", {})
+    assert ran["prompt_template"] == keys["prompt_template"]
     for key in METHOD_KEYS:
         if key in keys:
             assert ran[key] == keys[key], key

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).parent.parent
@@ -68,6 +69,7 @@ def test_study_page_figures_by_hand(tmp_path):
         assert (tmp_path / "figures" / f"page_study_{name}.png").stat().st_size > 1000
 
 
+@pytest.mark.slow  # three seeds of a training run: ~50 s
 def test_reproduce_runs_the_seeds_and_aggregates(tmp_path):
     environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "OMP_NUM_THREADS": "1"}
     out = tmp_path / "cell"

@@ -51,6 +51,11 @@ def test_tool_action_is_what_a_tool_environment_takes():
     assert ok and json.loads(action) == {"tool_calls": [{"name": "search", "arguments": {"query": "q"}}]}
     action, ok = tool_action("no call here")
     assert not ok and "no tool call found" in json.loads(action)["error"]
+    # an environment that takes a call-free turn as the final answer (TRL's rule): well-formed; a broken call is not
+    action, ok = tool_action("the answer is 42", answers_in_text=True)
+    assert ok and json.loads(action)["content"] == "the answer is 42"
+    action, ok = tool_action('<tool_call>{"name": "search"', answers_in_text=True)
+    assert not ok and "not closed" in json.loads(action)["error"]
 
 
 def test_format_is_the_inverse_of_parse_and_matches_qwen_rendering():

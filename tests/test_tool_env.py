@@ -333,7 +333,7 @@ def test_trl_adapter_task_lists_splits_and_defaults():
     _, reward, done, info = env.step(calls(("add", {"amount": 1})))
     assert (reward, done, info["won"]) == (0.0, True, False)  # 6 != 4: get_reward() is 0
 
-    env = TRLStyleEnv("counter", module.CounterPuzzle, rows, reward=lambda puzzle: 0.5, max_steps=1)
+    env = TRLStyleEnv("counter", module.CounterPuzzle, rows, reward_funcs=lambda puzzle: 0.5, max_steps=1)
     env.reset("counter/train/00000")
     assert env.step(calls(("double", {})))[1] == 0.5
     with pytest.raises(UnknownTaskError):
@@ -348,8 +348,8 @@ def test_trl_adapter_task_lists_splits_and_defaults():
         def reset(self, **row):
             return None
 
-    with pytest.raises(ValueError, match="pass reward="):
+    with pytest.raises(ValueError, match="pass reward_funcs"):
         TRLStyleEnv("plain", NoReward, rows)
-    env = TRLStyleEnv("plain", NoReward, rows, reward=lambda _: 1.0)
+    env = TRLStyleEnv("plain", NoReward, rows, reward_funcs=lambda _: 1.0)
     with pytest.raises(ValueError, match="has no prompt"):
         env.reset("plain/train/00000")

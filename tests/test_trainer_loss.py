@@ -12,6 +12,18 @@ from agentrl.envs import make_env
 TEMPERATURE = 0.9
 EPS_LOW, EPS_HIGH = 0.2, 0.28
 MAX_COMPLETION = 8
+# Tolerance of a loss computed two ways (micro-batches vs the whole batch, the trainer vs the formula by hand). Both
+# run in float32 (TRL's fused LM head scores in float32 whatever the model's dtype, so float64 cannot help): with
+# other batch shapes the matmuls round differently, and a log-prob (|log p| <= 8, a log-sum-exp over ~1000 logits of
+# a 64-wide dot product each) moves by a few ulp(8) = 9.5e-7, ~2e-6. The loss is a mean of -A x ratio x (1 +- 2e-6)
+# with |A| <= 2.8 (hand_built_batch) and ratio <= exp(0.3) = 1.35: it moves by <= 2.8 x 1.35 x 2e-6 = 7.6e-6. A wrong
+# weight or mask moves it by >= 1e-3 (test_concat's test_loss_covers_model_tokens_only checks one such difference).
+LOSS_ATOL = 1e-5
+# Tolerance of a float32 gradient computed with other micro-batch splits: a coordinate sums <= ~60 terms (5 rows x
+# ~12 positions) in another order and through other matmul shapes, each rounded to 2^-24 = 6e-8 of its size, and
+# the terms are <= ~1 (the largest gradient entry here is 0.7): <= 60 x 6e-8 x 1 = 3.6e-6. Measured: ~1e-7. Relative
+# tolerances do not fit: a coordinate that is a sum of cancelling terms can be 1e-9 with a 1e-7 rounding error.
+GRAD_TOLERANCE = {"atol": 1e-5, "rtol": 0.0}
 
 
 def make_trainer(model, tokenizer, tmp_path, loss_type, micro_batch_rows, **overrides):
@@ -116,7 +128,7 @@ def test_micro_batched_loss_equals_the_hand_computed_trl_formula(tiny_model, tin
     assert len(micro) == 3  # 5 rows, 2 per micro-batch
     total = sum(trainer.compute_loss(trainer.model, batch) * weight for batch, weight in micro)
     expected = hand_loss(loss_type, current, rows["old_per_token_logps"], rows["advantages"], mask)
-    torch.testing.assert_close(total, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(total, expected, atol=LOSS_ATOL, rtol=0)
 
 
 @pytest.mark.parametrize("loss_type", ["grpo", "bnpo", "dr_grpo", "dapo", "cispo", "sapo", "luspo", "vespo"])
@@ -132,15 +144,16 @@ def test_per_token_advantages_work_with_every_trl_loss_type(tiny_model, tiny_tok
     rows["advantages"] = per_row[:, None] * rows["completion_mask"]
     whole_2d = trainer.compute_loss(trainer.model, rows)
     whole_1d = trainer.compute_loss(trainer.model, {**rows, "advantages": per_row})
-    torch.testing.assert_close(whole_2d, whole_1d, atol=1e-6, rtol=1e-6)
+    # the same forward on the same batch, the same value on every token of a row: equal by construction
+    assert torch.equal(whole_2d, whole_1d)
     assert whole_2d.abs() > 0
     micro = sum(trainer.compute_loss(trainer.model, batch) * weight for batch, weight in trainer.micro_batches(rows))
     if loss_type in ("grpo", "bnpo", "dr_grpo", "dapo"):  # the rest aggregate per sequence in their own ways
         expected = hand_loss(
             loss_type, current, rows["old_per_token_logps"], rows["advantages"], rows["completion_mask"]
         )
-        torch.testing.assert_close(micro, expected, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(micro, whole_2d, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(micro, expected, atol=LOSS_ATOL, rtol=0)
+    torch.testing.assert_close(micro, whole_2d, atol=LOSS_ATOL, rtol=0)
 
 
 @pytest.mark.parametrize("loss_type", ["grpo", "dapo", "bnpo"])
@@ -165,7 +178,9 @@ def test_entropy_bonus_is_exact_over_micro_batches(tiny_model, tiny_tokenizer, t
     expected = (
         hand_loss(loss_type, current, current, rows["advantages"], mask) - coef * (entropy * mask).sum() / mask.sum()
     )
-    torch.testing.assert_close(total, expected, atol=1e-5, rtol=1e-5)
+    # LOSS_ATOL plus the bonus: 0.37 x a token-mean entropy (~7 nats, a sum over ~1000 probabilities) that moves by
+    # a few ulp(8) ~ 2e-6 between the two batch shapes: 1e-6 more, within LOSS_ATOL's margin
+    torch.testing.assert_close(total, expected, atol=LOSS_ATOL, rtol=0)
 
 
 @pytest.mark.parametrize("loss_type", ["grpo", "dapo"])
@@ -183,8 +198,9 @@ def test_micro_batching_does_not_change_the_gradient(tiny_model_dir, tiny_tokeni
             (trainer.compute_loss(trainer.model, batch) * weight).backward()
         grads.append(torch.cat([p.grad.flatten() for p in trainer.model.parameters() if p.grad is not None]))
     assert grads[0].abs().sum() > 0
-    torch.testing.assert_close(grads[0], grads[2], atol=1e-6, rtol=1e-4)
-    torch.testing.assert_close(grads[1], grads[2], atol=1e-6, rtol=1e-4)
+    # 5 rows split 1, 2 or 5 per pass (GRAD_TOLERANCE: float32 sums in another order)
+    torch.testing.assert_close(grads[0], grads[2], **GRAD_TOLERANCE)
+    torch.testing.assert_close(grads[1], grads[2], **GRAD_TOLERANCE)
 
 
 def test_batch_must_hold_whole_groups(tmp_path):
@@ -214,7 +230,7 @@ def test_skipping_zero_advantage_rows_is_exact(tiny_model_dir, tiny_tokenizer, t
             (trainer.compute_loss(trainer.model, batch) * weight).backward()
         grads.append(torch.cat([p.grad.flatten() for p in trainer.model.parameters() if p.grad is not None]))
     assert forwarded == [2, 5]
-    torch.testing.assert_close(grads[0], grads[1], atol=1e-7, rtol=1e-5)
+    torch.testing.assert_close(grads[0], grads[1], **GRAD_TOLERANCE)  # the rows run in other micro-batches
 
 
 def test_equal_episode_weight_by_hand():
@@ -222,5 +238,7 @@ def test_equal_episode_weight_by_hand():
 
     lengths = torch.tensor([2, 4, 6])  # mean 4
     weights = equal_episode_weights(lengths)
+    # float32, one division each (mean / length): within half an ulp (<= 1.2e-7 relative) of the exact values;
+    # assert_close's float32 default (rtol 1.3e-6, atol 1e-5) covers that
     torch.testing.assert_close(weights, torch.tensor([2.0, 1.0, 2.0 / 3.0]))
     torch.testing.assert_close(weights * lengths, torch.tensor([4.0, 4.0, 4.0]))  # same total per episode

@@ -8,6 +8,13 @@ tokenizing the text the template adds (its "glue": end of the assistant turn, th
 content and end, the next assistant header). So the row trained on is, token for token, the sequence the
 model was given at every turn, whatever the template would do to a re-rendered history.
 
+A turn the model ended with the template's own end-of-turn token (<|im_end|>, <|eot_id|>) continues with the
+rest of the template's end; a turn cut by the token budget, or ended on another of the model's stop ids
+(Qwen's <|endoftext|>, Llama's <|eom_id|>; rollout/generator.py `stop_token_ids`), keeps what it produced and
+gets the template's whole end of turn, so every turn in the context is closed the way the template closes it.
+Demonstrations and the template check end a turn with `ChatTokens.closing_id`: the template's end-of-turn
+token when it is one of the model's stop ids.
+
 `template_report` says whether re-rendering a conversation gives the same ids as appending (templates that
 drop earlier reasoning, like Qwen3's, do not): such a model is trained consistently, but at inference a
 server that re-renders the history shows it a different context than the one it was trained on.
@@ -18,6 +25,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+from agentrl.rollout.generator import stop_token_ids
 
 _SENTINEL = "AGENTRL_PROBE_CONTENT"  # assistant content of the probe conversation; located by text search
 _PROBE = [{"role": "user", "content": "probe"}, {"role": "assistant", "content": _SENTINEL}]
@@ -35,9 +44,11 @@ def _as_ids(encoded) -> list[int]:
 
 @dataclass
 class ChatTokens:
-    """Renders the first prompt, then the ids appended after each model turn."""
+    """Renders the first prompt, then the ids appended after each model turn. `stop_ids`: the model's stop ids
+    (default: the tokenizer's EOS alone)."""
 
     tokenizer: object
+    stop_ids: Sequence[int] | None = None
     # end-of-turn text per tool set: it is the same for every turn of every episode, so the probe is rendered once
     _end_of_turn: dict[str, str] = field(default_factory=dict, repr=False)
 
@@ -64,9 +75,16 @@ class ChatTokens:
             self._end_of_turn[key] = text[text.rindex(_SENTINEL) + len(_SENTINEL) :]
         return self._end_of_turn[key]
 
-    def end_of_turn_ids(self, tools: Sequence[dict] | None = None) -> list[int]:
-        """What the template writes after an assistant message's content (ChatML: <|im_end|> and a newline)."""
-        return self.encode(self._end_of_turn_text(tools))
+    def __post_init__(self):
+        if self.stop_ids is None:
+            self.stop_ids = stop_token_ids(self.tokenizer)
+
+    def closing_id(self, tools: Sequence[dict] | None = None) -> int:
+        """The id a turn ends with: the first id of what the template writes after an assistant message's content
+        (ChatML: <|im_end|>, Llama 3: <|eot_id|>) when it is a stop id, else the first stop id (the tokenizer's EOS,
+        TRL's order). A demonstration ending with it needs no other end-of-turn id from the template."""
+        end = self.encode(self._end_of_turn_text(tools))
+        return end[0] if end and end[0] in self.stop_ids else self.stop_ids[0]
 
     def continuation_ids(
         self, response_ids: Sequence[int], messages: Sequence[dict], tools: Sequence[dict] | None = None
@@ -114,18 +132,21 @@ def first_difference(appended: Sequence[int], rerendered: Sequence[int]) -> int 
     return None if len(appended) <= len(rerendered) else len(rerendered)
 
 
-def template_report(tokenizer, tools: Sequence[dict] | None = None) -> str | None:
+def template_report(
+    tokenizer, tools: Sequence[dict] | None = None, stop_ids: Sequence[int] | None = None
+) -> str | None:
     """None if re-rendering a two-turn conversation with reasoning gives exactly the appended ids; otherwise a
     message naming the first difference. The probe's assistant turns carry <think> reasoning, so templates that
-    drop earlier reasoning (Qwen3) or rewrite history in any other way are reported."""
-    chat = ChatTokens(tokenizer)
+    drop earlier reasoning (Qwen3) or rewrite history in any other way are reported. Each reply ends with the
+    turn's closing id (`ChatTokens.closing_id`, from the model's `stop_ids`)."""
+    chat = ChatTokens(tokenizer, stop_ids)
     first = [{"role": "user", "content": "What is 2 + 3?"}]
     replies = ["<think>2 plus 3 is 5.</think>The answer is 5.", "<think>5 times 2 is 10.</think>It is 10."]
-    eos = tokenizer.eos_token_id
+    closing = chat.closing_id(tools)
     ids = chat.prompt_ids(first, tools)
     messages = list(first)
     for number, reply in enumerate(replies):
-        response = chat.encode(reply) + [eos]
+        response = chat.encode(reply) + [closing]
         ids += response
         messages.append({"role": "assistant", "content": reply})
         if number < len(replies) - 1:

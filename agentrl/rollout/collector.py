@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 
 from agentrl.rollout.contexts import ConcatContext, EpisodeState, PerStepContext
 from agentrl.rollout.episode import Episode, Step
-from agentrl.rollout.generator import Generator
+from agentrl.rollout.generator import Generation, Generator
 from agentrl.rollout.parser import parse_action
 from agentrl.rollout.prompt import PromptBuilder
 from agentrl.rollout.tool_calls import tool_action
@@ -104,18 +104,26 @@ class RolloutCollector:
             generations = generator.generate(prompts)  # one batched call for every live episode
             if not running:  # this rank is done and only joined the other ranks' call
                 continue
-            responses = [self.tokenizer.decode(g.token_ids, skip_special_tokens=True) for g in generations]
+            responses = [self._response_text(g) for g in generations]
             parsed = [self._parse(state, response) for state, response in zip(running, responses, strict=True)]
             results = pool.step_many([(s.slot, p[0]) for s, p in zip(running, parsed, strict=True)])
             for state, *turn in zip(running, prompts, generations, responses, parsed, results, strict=True):
                 self._record(state, pool.max_steps(state.slot), *turn)
         return [state.episode for state in live]
 
+    def _response_text(self, generation: Generation) -> str:
+        """What the parser reads: the response without the stop id that ended it (by id, so a stop id that is not a
+        special token never reaches the action text) and without other special tokens."""
+        ids = generation.token_ids
+        if not generation.truncated and ids:  # a turn that stopped ends with one of the model's stop ids
+            ids = ids[:-1]
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
+
     @staticmethod
     def _parse(state: EpisodeState, response: str) -> tuple[str, bool]:
         """(action for the environment, format valid): tool calls for a tool environment, else <action> text."""
         if state.episode.tools:
-            return tool_action(response)
+            return tool_action(response, bool(state.info.get("answers_in_text")))
         parsed = parse_action(response)
         return parsed.action, parsed.format_valid
 

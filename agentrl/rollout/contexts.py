@@ -86,11 +86,18 @@ class PerStepContext:
 
 
 class ConcatContext:
-    """Appends ids turn by turn; ends an episode when the next turn would not fit in `max_episode_tokens`."""
+    """Appends ids turn by turn; ends an episode when the next turn would not fit in `max_episode_tokens`.
+    `stop_ids`: the model's stop ids (rollout/generator.py `stop_token_ids`; default the tokenizer's EOS)."""
 
-    def __init__(self, prompt_builder: PromptBuilder, max_episode_tokens: int, max_turn_tokens: int):
+    def __init__(
+        self,
+        prompt_builder: PromptBuilder,
+        max_episode_tokens: int,
+        max_turn_tokens: int,
+        stop_ids: Sequence[int] | None = None,
+    ):
         self.prompt_builder = prompt_builder
-        self.chat = ChatTokens(prompt_builder.tokenizer)
+        self.chat = ChatTokens(prompt_builder.tokenizer, stop_ids)
         self.max_episode_tokens = max_episode_tokens
         self.max_turn_tokens = max_turn_tokens
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 
+from agentrl.rollout.chat import ChatTokens
 from agentrl.rollout.contexts import ConcatContext, EpisodeState, answer_messages, first_message
 from agentrl.rollout.episode import Episode, Step
 from agentrl.rollout.parser import format_response
@@ -46,14 +47,19 @@ def expert_episodes_text(env: TextEnv, prompt_builder: PromptBuilder, task_ids: 
     return corpus
 
 
-def expert_sft_rows(env: TextEnv, prompt_builder: PromptBuilder, task_ids: Sequence[str]) -> list[dict]:
-    """Pre-tokenized SFT rows: {"input_ids": prompt + response + EOS, "completion_mask": 0 on prompt, 1 after}."""
+def expert_sft_rows(
+    env: TextEnv, prompt_builder: PromptBuilder, task_ids: Sequence[str], stop_ids: Sequence[int] | None = None
+) -> list[dict]:
+    """Pre-tokenized SFT rows: {"input_ids": prompt + response + the turn's closing id, "completion_mask": 0 on
+    prompt, 1 after}. The closing id is the template's end-of-turn token when it is one of the model's `stop_ids`
+    (rollout/chat.py `ChatTokens.closing_id`; default stop ids: the tokenizer's EOS)."""
     tokenizer = prompt_builder.tokenizer
+    closing = ChatTokens(tokenizer, stop_ids).closing_id()
     rows = []
     for task, observation, history, admissible, action in expert_transitions(env, task_ids):
         prompt_ids = prompt_builder.token_ids(task, observation, history, admissible)
         response_ids = tokenizer(format_response(action), add_special_tokens=False)["input_ids"]
-        response_ids = response_ids + [tokenizer.eos_token_id]
+        response_ids = response_ids + [closing]
         rows.append(
             {
                 "input_ids": prompt_ids + response_ids,
@@ -82,12 +88,17 @@ def expert_conversations(
 
 
 def expert_concat_rows(
-    env: TextEnv, prompt_builder: PromptBuilder, task_ids: Sequence[str], max_episode_tokens: int, max_turn_tokens: int
+    env: TextEnv,
+    prompt_builder: PromptBuilder,
+    task_ids: Sequence[str],
+    max_episode_tokens: int,
+    max_turn_tokens: int,
+    stop_ids: Sequence[int] | None = None,
 ) -> list[dict]:
     """One pre-tokenized SFT row per expert episode, built by the rollouts' concat code: {"input_ids": the whole
-    conversation, "completion_mask": 1 exactly on the expert's response ids (EOS included)}."""
+    conversation, "completion_mask": 1 exactly on the expert's response ids (their closing id included)}."""
     tokenizer = prompt_builder.tokenizer
-    context = ConcatContext(prompt_builder, max_episode_tokens, max_turn_tokens)
+    context = ConcatContext(prompt_builder, max_episode_tokens, max_turn_tokens, stop_ids)
     episodes = []
     for task_id in task_ids:
         state = EpisodeState(Episode(task_id=task_id, group_id=0))
@@ -97,7 +108,7 @@ def expert_concat_rows(
         while not state.done and state.info.get("expert_action"):
             action = state.info["expert_action"]
             text = expert_response(action, bool(state.episode.tools))
-            response_ids = context.chat.encode(text) + [tokenizer.eos_token_id]
+            response_ids = context.chat.encode(text) + [context.chat.closing_id(state.episode.tools)]
             step_ids = context.new_ids(state, [])
             observation, reward, done, info = env.step(action)
             zeros = [0.0] * len(response_ids)  # no sampling: demonstrations carry no logprobs or entropies

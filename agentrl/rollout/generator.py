@@ -2,11 +2,15 @@
 
 `HFGenerator` runs one batched `model.generate` call for all live episodes of a turn; `VLLMGenerator`
 (vllm_backend.py) does the same through TRL's vLLM integration.
+
+A turn ends on any of the model's stop ids (`stop_token_ids`: every id of its generation config's
+`eos_token_id`, as TRL gathers them), and a turn that ended on none of them is `truncated`. Both backends,
+evaluation, the concat glue and the SFT demonstrations take their stop ids from that one helper.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
@@ -23,12 +27,27 @@ class Generation:
     token_ids: list[int]
     logprobs: list[float]
     entropies: list[float]
-    truncated: bool  # stopped by the token budget, not by EOS
+    truncated: bool  # stopped by the token budget, not by a stop id
 
 
-def eos_token_ids(tokenizer) -> set[int]:
-    eos = tokenizer.eos_token_id
-    return {eos} if isinstance(eos, int) else set(eos)
+def stop_token_ids(tokenizer, generation_config=None) -> list[int]:
+    """Every id that ends a generated turn, gathered as TRL's GRPOTrainer does (trl 1.16, `GRPOTrainer.__init__`):
+    the ids of `generation_config.eos_token_id` (an int, a list or None), with the tokenizer's EOS in front when
+    it is not among them. Qwen2.5/Qwen3-Instruct declare <|im_end|> and <|endoftext|>; Llama-3.1-Instruct
+    <|end_of_text|>, <|eom_id|> and <|eot_id|>. Pass the policy's `model.generation_config`; without one only
+    the tokenizer's EOS stops a turn."""
+    declared = getattr(generation_config, "eos_token_id", None)
+    ids = [] if declared is None else [declared] if isinstance(declared, int) else list(declared)
+    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
+        ids = [tokenizer.eos_token_id, *ids]
+    return ids
+
+
+def cut_at_stop(ids: Sequence[int], stop_ids: Collection[int]) -> tuple[int, bool]:
+    """(length to keep, truncated): up to and including the first stop id (the model produced it, it is trained
+    on), or everything and truncated=True when no stop id came before the token budget ran out."""
+    stop = next((i for i, token in enumerate(ids) if token in stop_ids), None)
+    return (len(ids), True) if stop is None else (stop + 1, False)
 
 
 class Generator(Protocol):
@@ -61,7 +80,9 @@ class _TokenStatsRecorder(LogitsProcessor):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         self._collect_pending(input_ids[:, -1])
-        log_probs = torch.log_softmax(scores.float() / self.temperature, dim=-1)
+        # at least float32 (half-precision logits are widened; a float64 model keeps float64)
+        scores_at_least_fp32 = scores.to(torch.promote_types(scores.dtype, torch.float32))
+        log_probs = torch.log_softmax(scores_at_least_fp32 / self.temperature, dim=-1)
         if self.record_entropies:  # full vocabulary, nats
             self.entropies.append(entropy_from_log_probs(log_probs))
         else:  # only for measuring the cost of the measurement (scripts/bench_train_step.py)
@@ -76,7 +97,8 @@ class _TokenStatsRecorder(LogitsProcessor):
 
 
 class HFGenerator:
-    """Batched sampling with `transformers` generate (left-padded prompts)."""
+    """Batched sampling with `transformers` generate (left-padded prompts). A turn stops on `stop_ids` (by default
+    `stop_token_ids` of the tokenizer and the model's generation config)."""
 
     def __init__(
         self,
@@ -89,11 +111,14 @@ class HFGenerator:
         min_p: float | None = None,
         repetition_penalty: float = 1.0,
         record_entropies: bool = True,
+        stop_ids: Sequence[int] | None = None,
     ):
         self.model = model
         self.record_entropies = record_entropies
         self.pad_token_id = tokenizer.pad_token_id
-        self.eos_token_ids = eos_token_ids(tokenizer)
+        if stop_ids is None:
+            stop_ids = stop_token_ids(tokenizer, getattr(model, "generation_config", None))
+        self.stop_ids = list(stop_ids)
         sample = temperature > 0
         self.temperature = temperature
         self.generation_config = GenerationConfig(
@@ -105,7 +130,7 @@ class HFGenerator:
             min_p=min_p if sample else None,
             repetition_penalty=repetition_penalty,
             pad_token_id=self.pad_token_id,
-            eos_token_id=sorted(self.eos_token_ids),
+            eos_token_id=self.stop_ids,
             bos_token_id=None,
             disable_compile=True,
         )
@@ -132,14 +157,13 @@ class HFGenerator:
         results = []
         for row in range(len(prompts)):
             ids = generated[row].tolist()
-            stop = next((i for i, token in enumerate(ids) if token in self.eos_token_ids), None)
-            length = len(ids) if stop is None else stop + 1  # keep EOS: the model produced it
+            length, truncated = cut_at_stop(ids, self.stop_ids)  # generate pads a row that stopped early
             results.append(
                 Generation(
                     token_ids=ids[:length],
                     logprobs=logprobs[row, :length].tolist(),
                     entropies=entropies[row, :length].tolist(),
-                    truncated=stop is None,
+                    truncated=truncated,
                 )
             )
         return results

@@ -12,9 +12,14 @@ A SlotResult carries either the environment's answer or `error` (a string): an e
 ends its own episode and nothing else.
 
 InProcessEnvPool calls the environments one after another in this process (env_workers: 0, the
-default). ProcessEnvPool spreads the slots over worker processes (slot s lives on worker s % W), so a
-slow engine (ALFWorld steps take tens of ms) runs on several cores while the policy waits. It also
-survives environments that hang or kill their process:
+default). A call there cannot be stopped safely (a Python thread cannot be killed, and an engine interrupted
+mid-step is in an unknown state), so it has no time limit; instead a watchdog thread says on stderr which
+environment and task it is still waiting on, every `warn_after_s` seconds (env_step_timeout_s), and that worker
+processes would end such a step.
+
+ProcessEnvPool spreads the slots over worker processes (slot s lives on worker s % W), so a slow engine
+(ALFWorld steps take tens of ms) runs on several cores while the policy waits. It also survives
+environments that hang or kill their process:
 
 - every request in a batch has a time limit (`timeout_s`, plus `build_timeout_s` where the environment
   still has to be built); a worker that makes no progress for that long is killed (with its process
@@ -36,6 +41,8 @@ import multiprocessing
 import os
 import pickle
 import signal
+import sys
+import threading
 import time
 import weakref
 from abc import ABC, abstractmethod
@@ -110,13 +117,69 @@ def _check_requests(requests: Sequence[tuple[int, str]], num_envs: int) -> None:
         raise ValueError(f"slots {outside} do not exist (the pool has {num_envs}); call ensure_slots(n) first")
 
 
-class InProcessEnvPool(EnvPool):
-    """The environments live in this process and are called one after another (no time limits)."""
+class HangWatch:
+    """A daemon thread that reports an in-process environment call still running after `after_s` seconds, and
+    again every `after_s` seconds while it lasts. A message, not a limit (see the module docstring)."""
 
-    def __init__(self, env_factory: Callable[[], TextEnv], num_envs: int = 0):
+    def __init__(self, after_s: float):
+        self.after_s = after_s
+        self._call: tuple[str, float] | None = None  # (what is running, when it started)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @contextlib.contextmanager
+    def watching(self, what: str):
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="agentrl-env-watch", daemon=True)
+            self._thread.start()
+        self._call = (what, time.monotonic())
+        try:
+            yield
+        finally:
+            self._call = None
+
+    def _run(self) -> None:
+        reported: tuple[tuple[str, float] | None, int] = (None, 0)  # the call last reported, and how often
+        while not self._stop.wait(min(1.0, self.after_s / 4)):
+            call = self._call
+            if call is None:
+                continue
+            waited = time.monotonic() - call[1]
+            periods = int(waited // self.after_s)
+            if periods >= 1 and reported != (call, periods):
+                hint = (  # the first report of a call says what to do about it
+                    ". In-process environments (env_workers: 0) have no time limit; with env_workers: 1 or more, a "
+                    f"reset/step slower than env_step_timeout_s ({self.after_s:g} s) ends its episode as failed and "
+                    "the run goes on"
+                    if reported[0] != call
+                    else ""
+                )
+                reported = (call, periods)
+                seconds = f"{waited:.0f}" if waited >= 10 else f"{waited:.1f}"
+                print(f"[agentrl] still waiting on {call[0]} for {seconds} s{hint}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=2.0)
+
+
+class InProcessEnvPool(EnvPool):
+    """The environments live in this process and are called one after another. No time limit: a call that takes
+    longer than `warn_after_s` is reported on stderr (HangWatch) while it lasts."""
+
+    def __init__(self, env_factory: Callable[[], TextEnv], num_envs: int = 0, warn_after_s: float | None = 60.0):
         self.env_factory = env_factory
         self._envs: list[TextEnv] = []
+        self._task: dict[int, str] = {}  # slot -> task id of its episode, for the hang report
+        self._watch = HangWatch(warn_after_s) if warn_after_s else None
         self.ensure_slots(num_envs)
+
+    def _watching(self, slot: int, call: str):
+        if self._watch is None:
+            return contextlib.nullcontext()
+        name = getattr(self._envs[slot], "name", type(self._envs[slot]).__name__)
+        return self._watch.watching(f"environment {name} ({call} of task {self._task.get(slot, '?')}, slot {slot})")
 
     @property
     def num_envs(self) -> int:
@@ -130,8 +193,10 @@ class InProcessEnvPool(EnvPool):
         _check_requests(requests, self.num_envs)
         results = []
         for slot, task_id in requests:
+            self._task[slot] = task_id
             try:
-                observation, info = self._envs[slot].reset(task_id)
+                with self._watching(slot, "reset"):
+                    observation, info = self._envs[slot].reset(task_id)
                 results.append(SlotResult(slot, observation, 0.0, False, info))
             except Exception as error:  # noqa: BLE001 - any env failure ends just this episode
                 results.append(SlotResult(slot, error=repr(error)))
@@ -142,7 +207,8 @@ class InProcessEnvPool(EnvPool):
         results = []
         for slot, action in requests:
             try:
-                observation, reward, done, info = self._envs[slot].step(action)
+                with self._watching(slot, "step"):
+                    observation, reward, done, info = self._envs[slot].step(action)
                 results.append(SlotResult(slot, observation, float(reward), bool(done), info))
             except Exception as error:  # noqa: BLE001
                 results.append(SlotResult(slot, error=repr(error)))
@@ -152,6 +218,8 @@ class InProcessEnvPool(EnvPool):
         return self._envs[slot].max_steps
 
     def close(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
         for env in self._envs:
             env.close()
         self._envs.clear()
@@ -599,9 +667,10 @@ def make_env_pool(
     num_envs: int = 0,
     timeout_s: float = 60.0,
 ) -> EnvPool:
-    """InProcessEnvPool when num_workers == 0, else a ProcessEnvPool built from the factory's EnvSpec."""
+    """InProcessEnvPool when num_workers == 0 (a call slower than `timeout_s` is reported, not stopped), else a
+    ProcessEnvPool built from the factory's EnvSpec (a call slower than `timeout_s` ends its episode)."""
     if num_workers < 0:
         raise ValueError(f"env_workers must be >= 0, got {num_workers}")
     if num_workers == 0:
-        return InProcessEnvPool(env_factory, num_envs)
+        return InProcessEnvPool(env_factory, num_envs, warn_after_s=timeout_s)
     return ProcessEnvPool(EnvSpec.from_factory(env_factory), None, num_envs, num_workers, timeout_s)

@@ -3,13 +3,22 @@
 One fresh user message per step (verl-agent style). The exact token ids the model sees are produced
 here, once, by the tokenizer's chat template; the rollout records them and training reuses them, so a
 step's training row can never drift from what the model was shown. In concat mode (rollout/contexts.py)
-the first step's message is the same and each later turn adds only `observation_text`.
+the first step's message is the same and each later turn adds only `observation_text`. The words come from a
+prompt template (rollout/prompt_templates.py, recipe key `prompt_template`); the default is the generic text.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from agentrl.rollout.prompt_templates import (
+    DEFAULT_TEMPLATE,
+    PromptTemplate,
+    fill,
+    load_prompt_template,
+    quoted_list,
+)
 
 
 @dataclass(frozen=True)
@@ -24,32 +33,41 @@ class Turn:
 class PromptBuilder:
     tokenizer: object | None  # None: build text only (used to train the tiny tokenizer)
     history_length: int = 2  # K
+    # the words of the message (rollout/prompt_templates.py): a built-in name, a YAML file, or a PromptTemplate
+    template: PromptTemplate | str | None = DEFAULT_TEMPLATE
+
+    def __post_init__(self) -> None:
+        self.template = load_prompt_template(self.template)
+
+    def _step_fields(self, observation: str, steps_taken: int, admissible_actions: Sequence[str]) -> dict:
+        return {
+            "observation": observation.strip(),
+            "step_number": steps_taken + 1,
+            "steps_taken": steps_taken,
+            "admissible_actions": quoted_list(admissible_actions),
+        }
 
     def text(self, task: str, observation: str, history: Sequence[Turn], admissible_actions: Sequence[str]) -> str:
         """The user message of the current step."""
-        lines = [f"You are an agent in a text world. Your task is to: {task}"]
+        template = self.template
         recent = list(history)[-self.history_length :] if self.history_length > 0 else []
-        if recent:
-            first = len(history) - len(recent) + 1
-            lines.append(f"You have taken {len(history)} steps. Your last {len(recent)} observations and actions:")
-            for number, turn in enumerate(recent, start=first):
-                lines.append(f"[Observation {number}: {turn.observation.strip()}] [Action {number}: {turn.action}]")
-        lines.append(f"You are now at step {len(history) + 1}. Current observation: {observation.strip()}")
-        if admissible_actions:
-            quoted = ", ".join(f'"{action}"' for action in admissible_actions)
-            lines.append(f"Your admissible actions are: [{quoted}]")
-        lines.append(
-            "Think step by step inside <think> </think>, then give one admissible action inside <action> </action>."
+        first = len(history) - len(recent) + 1  # the number of the oldest turn shown
+        fields = {"task": task, "history_count": len(recent)} | self._step_fields(
+            observation, len(history), admissible_actions
         )
-        return "\n".join(lines)
+        turns = "\n".join(
+            fill(template.turn, {"number": number, "observation": turn.observation.strip(), "action": turn.action})
+            for number, turn in enumerate(recent, start=first)
+        )
+        fields["history"] = fill(template.history, fields | {"turns": turns}) if recent else ""
+        fields["actions"] = fill(template.actions, fields) if admissible_actions else ""
+        return fill(template.prompt, fields)
 
     def observation_text(self, step_number: int, observation: str, admissible_actions: Sequence[str]) -> str:
         """concat mode: the user message answering a turn (the history is already in the context)."""
-        lines = [f"You are now at step {step_number}. Current observation: {observation.strip()}"]
-        if admissible_actions:
-            quoted = ", ".join(f'"{action}"' for action in admissible_actions)
-            lines.append(f"Your admissible actions are: [{quoted}]")
-        return "\n".join(lines)
+        fields = self._step_fields(observation, step_number - 1, admissible_actions)
+        fields["actions"] = fill(self.template.actions, fields) if admissible_actions else ""
+        return fill(self.template.answer, fields)
 
     def messages(self, task, observation, history, admissible_actions) -> list[dict]:
         return [{"role": "user", "content": self.text(task, observation, history, admissible_actions)}]

@@ -8,8 +8,8 @@ The model writes each call as
 
 (the format the Qwen2.5 and Qwen3 chat templates declare in their tool system prompt and use to render an
 assistant message's `tool_calls`). `tool_action` turns a response into the action a tool environment
-(envs/tools.py) takes: JSON text {"tool_calls": [...]} with every call of the turn, or {"error": ...} naming
-what was wrong with the output, so a malformed call reaches the model as an error message, never a crash.
+(envs/tools.py) takes: JSON text {"tool_calls": [...]} with every call of the turn, or {"error": ..., "content": ...}
+naming what was wrong with the output, so a malformed call reaches the model as an error message, never a crash.
 """
 
 from __future__ import annotations
@@ -56,12 +56,16 @@ def parse_tool_calls(text: str) -> list[dict]:
     return calls
 
 
-def tool_action(response: str) -> tuple[str, bool]:
-    """(the action for a tool environment, whether the output held well-formed calls)."""
+def tool_action(response: str, answers_in_text: bool = False) -> tuple[str, bool]:
+    """(the action for a tool environment, whether the turn is well-formed). Without a well-formed call the action
+    carries the response as "content": an environment that takes such a turn as the final answer (TRL's rollouts end
+    there) scores its text. With `answers_in_text` (the environment says so in its info), a turn with no tool call at
+    all is such an answer and well-formed; a broken call is still malformed."""
     try:
         return json.dumps({"tool_calls": parse_tool_calls(response)}), True
     except ToolCallError as error:
-        return json.dumps({"error": str(error)}), False
+        answer = answers_in_text and OPEN not in response
+        return json.dumps({"error": str(error), "content": response}), answer
 
 
 def format_tool_calls(calls: Sequence[dict], content: str = "") -> str:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from agentrl.rollout.generator import Generation
+from agentrl.rollout.generator import Generation, cut_at_stop
 
 # (prompts, responses) -> (policy log-probs, policy entropies) of each response's tokens
 Scorer = Callable[[Sequence[Sequence[int]], Sequence[Sequence[int]]], tuple[list[list[float]], list[list[float]]]]
@@ -69,25 +69,29 @@ class VLLMGenerator:
     number of prompts: TRL hands rank r the outputs r * n .. (r + 1) * n - 1 of the gathered batch, which
     is right only if n is the same on every rank. Ranks with fewer live episodes pad with a one-token prompt
     and drop its output.
+
+    `stop_ids` (rollout/generator.py `stop_token_ids`) go to vLLM as the sampling params' `stop_token_ids`, so a
+    turn stops on each of them whatever the served model folder's generation config declares, and mark the turns
+    that ended on none of them as truncated.
     """
 
     def __init__(
         self,
         engine: Any,
-        eos_token_ids: set[int],
+        stop_ids: Sequence[int],
         max_new_tokens: int,
         temperature: float,
         score: Scorer,
         max_over_ranks: Callable[[int], int] | None = None,
     ):
         self.engine = engine
-        self.eos_token_ids = eos_token_ids
+        self.stop_ids = list(stop_ids)
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
         self.score = score
         self.lockstep = is_collective(engine) and max_over_ranks is not None
         self._max_over_ranks = max_over_ranks
-        self._filler = [min(eos_token_ids)]  # the padding prompt
+        self._filler = [self.stop_ids[0]]  # the padding prompt
 
     def keep_going(self, running: bool) -> bool:
         return self._max_over_ranks(int(running)) > 0 if self.lockstep else running
@@ -98,7 +102,10 @@ class VLLMGenerator:
         sent = [list(p) for p in prompts]
         if self.lockstep:
             sent += [self._filler] * (self._max_over_ranks(len(sent)) - len(sent))
-        with engine_settings(self.engine, max_completion_length=self.max_new_tokens, temperature=self.temperature):
+        # vLLM adds these to the served model's own EOS ids (SamplingParams.stop_token_ids); the user's kwargs stay
+        kwargs = {**self.engine.generation_kwargs, "stop_token_ids": self.stop_ids}
+        settings = {"max_completion_length": self.max_new_tokens, "temperature": self.temperature}
+        with engine_settings(self.engine, generation_kwargs=kwargs, **settings):
             _, completion_ids, logprobs, _ = self.engine.generate(sent, None, 1)
         completion_ids = completion_ids[: len(prompts)]
         logprobs = logprobs[: len(prompts)] if logprobs is not None else [[[None]] * len(c) for c in completion_ids]
@@ -107,11 +114,10 @@ class VLLMGenerator:
         responses, sampling_logps, truncated = [], [], []
         for ids, row in zip(completion_ids, logprobs, strict=True):
             ids = list(ids)
-            stop = next((i for i, token in enumerate(ids) if token in self.eos_token_ids), None)
-            length = len(ids) if stop is None else stop + 1  # keep EOS: the model produced it
+            length, cut = cut_at_stop(ids, self.stop_ids)
             responses.append(ids[:length])
             sampling_logps.append(sampled_logprobs(row[:length]))
-            truncated.append(stop is None)
+            truncated.append(cut)
         _, entropies = self.score(prompts, responses)
         return [
             Generation(token_ids=ids, logprobs=logps, entropies=list(entropy), truncated=cut)

@@ -4,7 +4,8 @@ The env plays `game.tw-pddl` files with the wrapper stack of ALFWorld's AlfredTW
 AlfredInfos, AlfredExpert with the handcoded expert), so observations, the command grammar ("go to {r}",
 "open {r}", "take {o} from {r}", "move {o} to {r}", "heat/cool/clean {o} with {r}", "use {o}", "examine
 {x}", "look", "inventory"), admissible commands and the win check are ALFWorld's. Per step, `info` has
-the contract keys (envs/base.py) plus task_type (one of the six ALFRED types), task_id and unknown_entity
+the contract keys (envs/base.py) plus task_type (one of the six ALFRED types: evaluation summaries break success
+down by it, `by_task_type`), task_id and unknown_entity
 (the command names an object or receptacle that is not in the game). `valid` is False exactly when the
 engine answers "Nothing happens.". `anchor` is the sorted tuple of the state's dynamic PDDL facts
 (location, hands, containment, open/clean/hot/cool/on). `expert_action` is ALFWorld's handcoded
@@ -14,7 +15,9 @@ The reset observation drops the "-= Welcome to TextWorld, ALFRED! =-" banner.
 Games (games.py):
 - official ALFWorld data, when `data_path` / $ALFWORLD_DATA (default ~/.cache/alfworld) holds
   json_2.1.1/{train, valid_seen, valid_unseen} (3553 / 140 / 134 games; `alfworld-download` fetches them,
-  which needs internet): splits train / eval_in / eval_out;
+  which needs internet): splits train / eval_in / eval_out, as the papers report them (eval_in = valid_seen,
+  eval_out = valid_unseen), each in a fixed order that does not depend on the machine (games.py: panel_order);
+  a warning says when valid_seen / valid_unseen do not hold 140 / 134 loadable games;
 - otherwise agentrl's generated games (rooms.py, problems.py, build.py): ALFRED-style problems written
   from ALFWorld's constants and goal library, turned into games by ALFWorld's own generator and kept only
   when the expert wins within 50 steps. eval_out uses ALFRED's unseen scenes. The repository ships

@@ -2,8 +2,11 @@
 
 Official data: `alfworld-download` (needs internet) writes `$ALFWORLD_DATA/json_2.1.1/{train, valid_seen,
 valid_unseen}`; agentrl's splits train / eval_in / eval_out are those three folders (3553 / 140 / 134
-games). A game is kept by AlfredTWEnv's own rules: a folder with traj_data.json and game.tw-pddl, not
-"movable" or "Sliced", one of the six task types, and marked solvable by `alfworld-generate`.
+games; the papers evaluate on all of valid_seen and valid_unseen). A game is kept by AlfredTWEnv's own rules: a
+folder with traj_data.json and game.tw-pddl, not "movable" or "Sliced", one of the six task types, and marked
+solvable by `alfworld-generate`. The order is fixed (`panel_order`: by the sha256 of the folder name), not the
+filesystem's listing order (AlfredTWEnv's), so `eval_in` / `eval_out` and their first N games are the same panel on
+every machine.
 
 Generated games (no official data): ALFRED-style problems built with ALFWorld's own generator (build.py)
 under `<cache_dir>/generated-v<N>/json_2.1.1/...` (cache_dir: the env kwarg, else $AGENTRL_ALFWORLD_CACHE,
@@ -48,6 +51,8 @@ DEFAULT_CACHE_DIR = Path(os.environ.get("AGENTRL_ALFWORLD_CACHE", "~/.cache/agen
 GENERATOR_VERSION = 1
 SHIPPED_ARCHIVE = Path(__file__).parent / "data" / f"generated-v{GENERATOR_VERSION}.tar.xz"
 SOURCES = ("auto", "official", "generated")
+# The evaluation splits the papers report (valid_seen / valid_unseen, loadable games of ALFWorld 0.4.2's data).
+OFFICIAL_EVAL_SIZES = {"eval_in": 140, "eval_out": 134}
 
 
 @dataclass(frozen=True)
@@ -120,16 +125,22 @@ def load_games(
 
 # ---- official data --------------------------------------------------------------------------------
 def official_games(data_dir: Path, cache: Path) -> GameSet | None:
-    """The official games under data_dir/json_2.1.1, or None when a split folder is missing or empty."""
+    """The official games under data_dir/json_2.1.1, or None when a split folder is missing or empty.
+
+    Each split's games are in a fixed order (panel_order), whatever the filesystem lists first: ALFWorld's own loader
+    takes them in `os.walk` order, which differs between machines."""
     root = data_dir / "json_2.1.1"
     if not all((root / folder).is_dir() for folder in ALFWORLD_SPLITS.values()):
         return None
+    candidates = {split: _candidates(root / folder) for split, folder in ALFWORLD_SPLITS.items()}
+    signature = _signature(root, candidates)
     index_file = cache / f"official-index-{hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:12]}.json"
     index = _read_json(index_file)
-    if index is None or index.get("root") != str(root.resolve()):
-        # Reading every game.tw-pddl for its `solvable` flag takes a while: done once, then cached.
-        scanned = {split: _scan_official(root / folder) for split, folder in ALFWORLD_SPLITS.items()}
-        index = {"root": str(root.resolve()), "splits": scanned}
+    if index is None or index.get("root") != str(root.resolve()) or index.get("signature") != signature:
+        # Reading every game.tw-pddl for its `solvable` flag takes a while: done once, then cached until a game
+        # folder is added, removed or rewritten (the signature).
+        scanned = {split: _scan_official(root / ALFWORLD_SPLITS[split], candidates[split]) for split in SPLITS}
+        index = {"root": str(root.resolve()), "signature": signature, "splits": scanned}
         with contextlib.suppress(OSError):
             index_file.parent.mkdir(parents=True, exist_ok=True)
             index_file.write_text(json.dumps(index))
@@ -138,21 +149,58 @@ def official_games(data_dir: Path, cache: Path) -> GameSet | None:
     splits = {
         split: [
             Game(f"{split}/{relative}", str(root / ALFWORLD_SPLITS[split] / relative / "game.tw-pddl"), task_type)
-            for relative, task_type in index["splits"][split]
+            for relative, task_type in sorted(index["splits"][split], key=lambda entry: panel_order(entry[0]))
         ]
         for split in SPLITS
     }
+    found = {split: len(splits[split]) for split in ("eval_in", "eval_out")}
+    if found != OFFICIAL_EVAL_SIZES:
+        message = (
+            f"alfworld: the official data at {root} has {found['eval_in']} valid_seen / {found['eval_out']} "
+            f"valid_unseen games, the papers evaluate on {OFFICIAL_EVAL_SIZES['eval_in']} / "
+            f"{OFFICIAL_EVAL_SIZES['eval_out']}: is the download complete (`alfworld-download`)?"
+        )
+        warnings.warn(message, UserWarning, stacklevel=3)
+        logger.warning(message)
     return GameSet("official", root, splits)
 
 
-def _scan_official(split_dir: Path) -> list[tuple[str, str]]:
-    """(folder relative to the split, task type) of each loadable game, AlfredTWEnv's filters, sorted."""
+def panel_order(relative: str) -> str:
+    """Sort key of an official game (`<task folder>/<trial>`): the sha256 of its name. A fixed order, the same on
+    every machine, in which the first N games mix the six task types (sorted names would group them by type, so
+    `eval_num_tasks: 20` would evaluate one type only)."""
+    return hashlib.sha256(relative.encode("utf-8")).hexdigest()
+
+
+def _candidates(split_dir: Path) -> list[str]:
+    """The game folders of a split (relative, sorted as strings): the folders holding a traj_data.json."""
+    return sorted(traj.parent.relative_to(split_dir).as_posix() for traj in split_dir.glob("**/traj_data.json"))
+
+
+def _signature(root: Path, candidates: dict[str, list[str]]) -> str:
+    """What the scan of the official data depends on: each game folder and the size and time of its game file."""
+    digest = hashlib.sha1()
+    for split, folders in candidates.items():
+        for relative in folders:
+            gamefile = root / ALFWORLD_SPLITS[split] / relative / "game.tw-pddl"
+            try:
+                stat = gamefile.stat()
+                digest.update(f"{split}/{relative}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
+            except OSError:
+                digest.update(f"{split}/{relative}\tmissing\n".encode())
+    return digest.hexdigest()
+
+
+def _scan_official(split_dir: Path, candidates: list[str]) -> list[tuple[str, str]]:
+    """(folder relative to the split, task type) of each loadable game, by AlfredTWEnv's rules, in sorted order:
+    not a "movable" or "Sliced" folder, one of the six task types, a game.tw-pddl marked solvable."""
     found = []
-    for traj in sorted(split_dir.glob("**/traj_data.json")):
-        folder = traj.parent
+    for relative in candidates:
+        folder = split_dir / relative
         gamefile = folder / "game.tw-pddl"
-        relative = folder.relative_to(split_dir).as_posix()
-        if "movable" in str(folder) or "Sliced" in str(folder) or not gamefile.exists():
+        # AlfredTWEnv tests the whole path; the folder names below the split are tested here, so where the data
+        # lies (a folder named "Sliced" above it) cannot change the panel
+        if "movable" in relative or "Sliced" in relative or not gamefile.exists():
             continue
         task_type = relative.split("-", 1)[0]
         game = _read_json(gamefile)

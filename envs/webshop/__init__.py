@@ -1,9 +1,24 @@
-"""webshop: a WebShop-style shop on a generated catalogue (same pages, action grammar and reward).
+"""webshop: WebShop's shop on its original product data, or on a generated catalogue when that is absent.
 
-Real WebShop cannot run offline (its product data, spaCy model and Lucene index are downloads), so this
-package generates the catalogue instead: 4000 products by default, in families of a base product and its
-attribute / option / price near-misses, over 48 product types in WebShop's five groups. Everything the
-agent sees and is scored by follows the original:
+Original data (original_data.py, original_goals.py; docs/webshop.md says how to get the files): with
+`data_path` (or $WEBSHOP_DATA) naming a folder with WebShop's files, the env loads the 1000-product small set
+(product_set: small, default) or the 1.18M-product full set (product_set: full), makes the original's
+synthetic goals (human_goals: true for the human instructions), shuffles them with the original's fixed
+seed (233) and splits them: eval_in = the first 500 (WebShop's test split, what the papers evaluate),
+eval_out = the next 1000 (WebShop's dev range), train = everything after the first 500, as verl-agent
+trains (train_excludes_dev: true starts it after eval_out). Prices and price bounds, which the original
+draws unseeded, come from random.Random(seed). Search is BM25 over the original's document text with
+pyserini's parameters and an English analyzer like Lucene's; the type reward's nouns come from spaCy's
+en_core_web_sm when installed (noun_tagger), else a heuristic. The description `agentrl envs` prints names
+the data in use (`env.data_source`). On the test fixture in the original schema (tests/webshop_fixture.py:
+43 products, 539 synthetic and 41 human goals) the expert scores 1.0 on every goal and uniform random play
+0.072 (success 0%) on the 500 test goals.
+
+Generated catalogue (the default when no data folder is named): real WebShop cannot run offline (its
+product data, spaCy model and Lucene index are downloads), so this package generates a catalogue instead:
+4000 products by default, in families of a base product and its attribute / option / price near-misses,
+over 48 product types in WebShop's five groups. Everything the agent sees and is scored by follows the
+original:
     pages       search, results (top 50, 10 a page), item (options), description / features / reviews,
                 strings joined by " [SEP] " (pages.py)
     actions     search[keywords] on the search page, click[value] of a lower-cased button, ASIN or
@@ -30,19 +45,39 @@ Measured with the defaults (seed 0) on the 500 eval_in goals (tests/test_webshop
 Building the shop takes 1.5-2 s once per process (cached); then about 5 microseconds a reset and
 100 a step (10k steps/s) on one core.
 
-Factory kwargs: max_steps (15), num_products (4000), seed (0), num_test_goals (500).
+Factory kwargs: max_steps (15), seed (0), num_test_goals (500); generated catalogue: num_products (4000);
+data: source ("auto": the original data when data_path / $WEBSHOP_DATA names a folder, else generated;
+"original"; "generated"), data_path; original data only: product_set ("small" / "full"), human_goals
+(false), goal_shuffle_seed (233), num_dev_goals (1000), train_excludes_dev (false), noun_tagger ("auto",
+"heuristic" or a spaCy model name).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import os
 
 from agentrl.envs.base import TextEnv
 from agentrl.envs.registry import register_env
 
 
-@register_env("webshop", "WebShop-style shopping on a generated catalogue (WebShop's pages and reward)")
-def webshop(max_steps: int = 15, **kwargs: Any) -> TextEnv:
+@register_env(
+    "webshop",
+    "WebShop: original data via data_path / $WEBSHOP_DATA, else a generated catalogue (its pages and reward)",
+)
+def webshop(
+    max_steps: int = 15,
+    seed: int = 0,
+    num_test_goals: int = 500,
+    num_products: int = 4000,
+    source: str = "auto",
+    data_path: str | os.PathLike | None = None,
+    product_set: str = "small",
+    human_goals: bool = False,
+    goal_shuffle_seed: int = 233,
+    num_dev_goals: int = 1000,
+    train_excludes_dev: bool = False,
+    noun_tagger: str = "auto",
+) -> TextEnv:
     try:
         from agentrl.envs.webshop.env import WebShopEnv
     except ImportError as error:  # bm25s / rapidfuzz are the optional `webshop` extra
@@ -50,7 +85,21 @@ def webshop(max_steps: int = 15, **kwargs: Any) -> TextEnv:
             f"the webshop environment needs bm25s and rapidfuzz ({error}); install them with "
             'pip install -e ".[webshop]"'
         ) from error
-    return WebShopEnv("webshop", max_steps=max_steps, **kwargs)
+    return WebShopEnv(
+        "webshop",
+        max_steps=max_steps,
+        seed=seed,
+        num_test_goals=num_test_goals,
+        num_products=num_products,
+        source=source,
+        data_path=data_path,
+        product_set=product_set,
+        human_goals=human_goals,
+        goal_shuffle_seed=goal_shuffle_seed,
+        num_dev_goals=num_dev_goals,
+        train_excludes_dev=train_excludes_dev,
+        noun_tagger=noun_tagger,
+    )
 
 
 __all__ = ["webshop"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agentrl.envs.webshop.vocabulary import ADJECTIVES, BLURBS, BRAND_SYLLABLES, NOUNS, PRODUCT_TYPES, ProductType
@@ -47,11 +48,12 @@ class Product:
     group: str  # one of vocabulary.GROUPS
     type_index: int  # index into vocabulary.PRODUCT_TYPES
     family: int
+    price_label: str = ""  # the printed price when it is not "$x.xx" (the original data prints Python floats)
 
     @property
     def price_tag(self) -> str:
         """The price as the results and item pages print it: "$19.99" or "$19.99 to $24.99"."""
-        return " to ".join(f"${value:.2f}" for value in self.pricing)
+        return self.price_label or " to ".join(f"${value:.2f}" for value in self.pricing)
 
 
 @dataclass
@@ -62,13 +64,17 @@ class Catalogue:
     products: tuple[Product, ...]
     prices: dict[str, float]  # asin -> the price a purchase is charged
     brands: frozenset[str]  # lower-case brand names (proper nouns)
+    noun_fn: Callable[[str], list[str]] | None = None  # a tagger for names the generator did not write
     by_asin: dict[str, Product] = field(init=False)
 
     def __post_init__(self) -> None:
         self.by_asin = {product.asin: product for product in self.products}
 
     def nouns(self, name: str) -> list[str]:
-        """The nouns of a name, in order, duplicates kept: common nouns of the vocabulary and brands."""
+        """The nouns of a name, in order, duplicates kept: common nouns of the vocabulary and brands (or what
+        `noun_fn` tags, for a catalogue of real products)."""
+        if self.noun_fn is not None:
+            return self.noun_fn(name)
         return [word for word in _WORD.findall(name.lower()) if word in NOUNS or word in self.brands]
 
 

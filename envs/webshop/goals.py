@@ -13,6 +13,7 @@ of three phrasings, like WebShop's synthetic instructions ("... with color: blac
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from agentrl.envs.webshop.catalogue import Product
@@ -31,15 +32,23 @@ class Goal:
     query: str
     category: str
     attributes: tuple[str, ...]
-    goal_options: dict[str, str]
+    goal_options: dict[str, str] | tuple[str, ...]  # {name: value}; human goals: the option texts a person wrote
     price_upper: float
     instruction: str
     task_type: str  # the target's group: beauty, electronics, fashion, food or furniture
+    expert_options: dict[str, str] | None = None  # human goals: the target's {name: value} their texts match
 
     @property
     def keywords(self) -> str:
         """The instruction without its price clause: the search the admissible list offers."""
         return self.instruction.split(PRICE_CLAUSE, 1)[0]
+
+    @property
+    def option_choices(self) -> dict[str, str]:
+        """The options the expert clicks on the target's page: the goal's own dict, else `expert_options`."""
+        if isinstance(self.goal_options, Mapping):
+            return dict(self.goal_options)
+        return dict(self.expert_options or {})
 
 
 def price_bound(rng: random.Random, price: float) -> float:

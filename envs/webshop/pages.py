@@ -88,7 +88,8 @@ def render(view: View, instruction: str, shop: Shop) -> tuple[str, dict[str, Vie
             parts.append(name)
             for value in values:
                 parts.append(value)
-                clicks.setdefault(value.lower(), view.choose(name, value))
+                # A value two options share selects the later option, as the original's clickable map does.
+                clicks[value.lower()] = view.choose(name, value)
         parts += [product.title, f"Price: {product.price_tag}", "Rating: N.A.", "Description", "Features", "Reviews"]
         parts.append("Buy Now")
         for sub_page in SUB_PAGES:
