@@ -75,7 +75,7 @@ BASE_CONFIG = {
     "report_to": [],
     "progress_bar": False,
     "disable_tqdm": True,
-    "env": ENV,
+    "env_id": ENV,
     "env_kwargs": ENV_KWARGS,
 }
 
