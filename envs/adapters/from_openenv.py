@@ -390,6 +390,12 @@ class _ServerBackend(_Backend):
             if "CAPACITY_REACHED" in text:
                 raise ServerCapacityError(self._capacity_message(text)) from None
             raise
+        except Exception as error:
+            # A server at capacity sends its refusal and closes the socket; the client may see the close first.
+            if not type(error).__name__.startswith("ConnectionClosed"):
+                raise
+            self.release()
+            raise ServerCapacityError(self._capacity_message(f"it closed the connection: {error!r}")) from None
 
     def _capacity_message(self, server_text: str) -> str:
         held = self.open_sessions.get(self.url, 0)
