@@ -128,6 +128,7 @@ def test_a_seal_update_is_the_same_on_one_and_two_processes_ddp_zero2_zero3(runs
         assert max_abs_diff(weights, single) < TOLERANCE, name
 
 
+@pytest.mark.exhaustive  # the one-update parity above, carried over an optimizer step
 def test_two_updates_are_the_same_on_one_and_two_processes_ddp_zero2(runs):
     """The second update starts from the first's weights, optimizer and scheduler state (the training set is the
     global batch, so it trains on the same episodes again): still the same weights on 1 and 2 processes."""

@@ -43,7 +43,7 @@ def fingerprint(panel) -> str:
 PINNED = [
     ("household-easy", "eval_in", 200, "d1ecd5154eda42f7"),  # the quickstart's held-out panel
     ("webshop", "eval_in", 500, "8cf9f515d4d3f938"),  # the WebShop paper cells' panel on the generated catalogue
-    pytest.param("alfworld", "eval_out", 134, "3bc43a24901d1104", marks=pytest.mark.slow),  # 48 generated games
+    pytest.param("alfworld", "eval_out", 134, "3bc43a24901d1104", marks=[pytest.mark.slow, pytest.mark.exhaustive]),
 ]
 
 FAST = ["household-easy", "household-multi", "factqa-easy", "webshop"]
@@ -52,7 +52,13 @@ COUNTS = {"textworld-cooking": 3, "alfworld": 6, "scienceworld": 4}  # the slow 
 
 
 # one environment in the fast tier: each case starts a fresh process (~4-5 s)
-@pytest.mark.parametrize("name", FAST[:1] + [pytest.param(name, marks=pytest.mark.slow) for name in FAST[1:] + SLOW])
+# one of the slow engines in the suite, the others in the exhaustive tier
+@pytest.mark.parametrize(
+    "name",
+    FAST[:1]
+    + [pytest.param(name, marks=pytest.mark.slow) for name in FAST[1:] + SLOW[1:2]]
+    + [pytest.param(name, marks=[pytest.mark.slow, pytest.mark.exhaustive]) for name in SLOW[:1] + SLOW[2:]],
+)
 def test_the_panel_is_the_same_in_another_process_with_another_hash_seed_and_fresh_caches(name, tmp_path):
     count = COUNTS.get(name, 50)
     script = (
@@ -71,7 +77,9 @@ def test_the_panel_is_the_same_in_another_process_with_another_hash_seed_and_fre
     assert there == here
 
 
-@pytest.mark.parametrize("name", ["household-easy", "webshop", pytest.param("alfworld", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "name", ["household-easy", "webshop", pytest.param("alfworld", marks=[pytest.mark.slow, pytest.mark.exhaustive])]
+)
 def test_the_panel_is_the_same_with_0_and_2_env_workers(name):
     count = {"alfworld": 4}.get(name, 12)
     task_ids = make_env(name).task_ids("eval_in")[:count]

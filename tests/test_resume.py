@@ -44,7 +44,9 @@ def uninterrupted(tmp_path_factory):
 
 
 @pytest.mark.slow  # training runs in subprocesses, killed and resumed
-@pytest.mark.parametrize(("mode", "resumes_from"), [("after", 2), ("during", 1)])
+@pytest.mark.parametrize(
+    ("mode", "resumes_from"), [pytest.param("after", 2, marks=pytest.mark.exhaustive), ("during", 1)]
+)
 def test_a_killed_run_resumes_to_the_same_weights(uninterrupted, tmp_path, mode, resumes_from):
     recipe = write_recipe(tmp_path, save_strategy="steps", save_steps=1, max_steps=STEPS, sft_warmup_steps=2)
     run_python([KILLER, mode, "2", "--config", str(recipe)], expect=-signal.SIGKILL)
@@ -213,7 +215,11 @@ def damage(path: Path, how: str) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "how"),
-    [("model.safetensors", "truncate"), ("optimizer.pt", "truncate"), ("trainer_state.json", "change")],
+    [
+        ("model.safetensors", "truncate"),
+        pytest.param("optimizer.pt", "truncate", marks=pytest.mark.exhaustive),
+        pytest.param("trainer_state.json", "change", marks=pytest.mark.exhaustive),
+    ],
 )
 def test_auto_skips_a_damaged_newest_checkpoint_and_resumes_the_previous_one(uninterrupted, tmp_path, name, how):
     shutil.copytree(uninterrupted, tmp_path / "run")

@@ -70,6 +70,7 @@ def test_study_page_figures_by_hand(tmp_path):
 
 
 @pytest.mark.slow  # three seeds of a training run: ~50 s
+@pytest.mark.exhaustive  # the aggregation is checked by hand above; reproduce.sh's refusal in test_webshop_original
 def test_reproduce_runs_the_seeds_and_aggregates(tmp_path):
     environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "OMP_NUM_THREADS": "1"}
     out = tmp_path / "cell"
