@@ -1,4 +1,4 @@
-"""Shared fixtures: one tiny offline model (random weights) built per test session."""
+"""Shared fixtures: one tiny offline model (random weights) built per test session; the model-loading tripwire."""
 
 from __future__ import annotations
 
@@ -78,3 +78,17 @@ def family_models(tmp_path_factory):
 def family(request, family_models) -> FamilyModel:
     """Each of Qwen2.5-Instruct, Qwen3 and Llama-3.1-Instruct: their special tokens, EOS ids and chat template."""
     return family_models(request.param)
+
+
+@pytest.fixture()
+def no_model_loading(monkeypatch):
+    """Tripwire: a model built or loaded (or the run started) before the input is validated fails the test."""
+    import agentrl.models
+    import agentrl.run
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a model was loaded before the input was validated")
+
+    monkeypatch.setattr(agentrl.models, "load_policy", forbidden)
+    monkeypatch.setattr(agentrl.models, "build_tiny_model", forbidden)
+    monkeypatch.setattr(agentrl.run, "train", forbidden)

@@ -20,8 +20,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-import agentrl.models
-import agentrl.run
 from agentrl.cli import main
 from agentrl.ranges import FIELD_RANGES
 from tests.launch import ROOT
@@ -70,18 +68,6 @@ def write_recipe(folder: Path, text: str | None = None, **changes) -> Path:
     path = folder / "recipe.yaml"
     path.write_text(text if text is not None else yaml.safe_dump({**TINY, **changes}))
     return path
-
-
-@pytest.fixture()
-def no_model_loading(monkeypatch):
-    """Tripwire: a model built or loaded (or the run started) before the message fails the test."""
-
-    def forbidden(*args, **kwargs):
-        raise AssertionError("a model was loaded before the input was validated")
-
-    monkeypatch.setattr(agentrl.models, "load_policy", forbidden)
-    monkeypatch.setattr(agentrl.models, "build_tiny_model", forbidden)
-    monkeypatch.setattr(agentrl.run, "train", forbidden)
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from agentrl.config import AgentRLConfig
 from agentrl.envs import UnknownEnvironmentError, check_info, make_env
 from agentrl.recipe import load_recipe
 from tests.launch import ROOT, free_port
-from tests.test_cli import TINY_RUN, no_model_loading, run_cli, write_recipe  # noqa: F401 - fixture
+from tests.test_cli import TINY_RUN, run_cli, write_recipe
 
 EXAMPLE = Path(ROOT) / "examples" / "number_guess_env.py"
 BIN = Path(sys.executable).parent
@@ -84,19 +84,19 @@ def test_a_file_spec_builds_the_users_environment():
         ("householdd", "unknown environment 'householdd'"),
     ],
 )
-def test_bad_specs_stop_before_any_model_loads(tmp_path, capsys, no_model_loading, spec, message):  # noqa: F811
+def test_bad_specs_stop_before_any_model_loads(tmp_path, capsys, no_model_loading, spec, message):
     code, err = run_cli(capsys, "train", "--config", str(write_recipe(tmp_path, env_id=spec)))
     assert code == 2 and message in err and "Traceback" not in err
     assert len([line for line in err.splitlines() if "error" in line.lower()]) == 1  # one message
 
 
-def test_unknown_env_kwargs_name_the_accepted_ones(tmp_path, capsys, no_model_loading):  # noqa: F811
+def test_unknown_env_kwargs_name_the_accepted_ones(tmp_path, capsys, no_model_loading):
     recipe = write_recipe(tmp_path, env_id=f"{EXAMPLE}:NumberGuess", env_kwargs={"hihg": 8})
     code, err = run_cli(capsys, "train", "--config", str(recipe))
     assert code == 2 and "'hihg'" in err and "Did you mean 'high'" in err
 
 
-def test_old_recipe_keys_name_the_new_ones(tmp_path, capsys, no_model_loading):  # noqa: F811
+def test_old_recipe_keys_name_the_new_ones(tmp_path, capsys, no_model_loading):
     (tmp_path / "old.yaml").write_text("env: household\nmax_steps: 2\n")
     code, err = run_cli(capsys, "train", "--config", str(tmp_path / "old.yaml"))
     assert code == 2 and "env_id: household" in err

@@ -19,7 +19,7 @@ from agentrl.rollout.prompt_templates import (
     check_template,
     load_prompt_template,
 )
-from tests.test_cli import no_model_loading, write_recipe  # noqa: F401 - no_model_loading is a fixture
+from tests.test_cli import write_recipe
 
 # ---- the texts, pinned: a change to a shipped template shows up here ------------------------------------------------
 ALFWORLD_TASK = "examine the pillow with the desklamp"
@@ -269,7 +269,7 @@ def test_an_unknown_template_name_says_what_exists():
         load_prompt_template("alfwrld")
 
 
-def test_the_recipe_refuses_a_bad_template_before_any_model_loads(tmp_path, capsys, no_model_loading):  # noqa: F811
+def test_the_recipe_refuses_a_bad_template_before_any_model_loads(tmp_path, capsys, no_model_loading):
     (tmp_path / "words.yaml").write_text("prompt: 'Task {task}, step {step}'\n")
     recipe = write_recipe(tmp_path, prompt_template="words.yaml")  # relative: found next to the recipe
     code = main(["train", "--config", str(recipe)])
