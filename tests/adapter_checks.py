@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 import agentrl.models
 from agentrl.cli import main
@@ -87,12 +86,11 @@ def error_without_library(library: str, spec: str) -> str:
 
 
 def train_recipe(tmp_path, recipe: str, **changes) -> list[dict]:
-    """Run a shipped recipe (recipes/envs/) through the real CLI for 2 updates; return the per-update metrics."""
-    config = yaml.safe_load(Path(ROOT, "recipes", "envs", recipe).read_text())
-    config.update(output_dir=str(tmp_path / "run"), max_steps=2, eval_num_tasks=8, **changes)
-    path = tmp_path / "recipe.yaml"
-    path.write_text(yaml.safe_dump(config))
-    assert main(["train", "--config", str(path)]) == 0
+    """Run a shipped recipe (recipes/envs/) through the real CLI for 2 updates; return the per-update metrics. The
+    recipe is used where it is (files it names are relative to its folder), with the changes on the command line."""
+    settings = {"output_dir": str(tmp_path / "run"), "max_steps": 2, "eval_num_tasks": 8, **changes}
+    overrides = [token for key, value in settings.items() for token in (f"--{key}", str(value))]
+    assert main(["train", "--config", str(Path(ROOT, "recipes", "envs", recipe)), *overrides]) == 0
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     updates = [r for r in records if "reward/mean" in r]
     assert [r["step"] for r in updates] == [1, 2]

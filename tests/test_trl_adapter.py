@@ -277,13 +277,9 @@ def test_the_class_still_runs_with_trl_style_env_directly():
 # ------------------------------------------------------------------------------------------------- training
 @pytest.mark.slow
 def test_two_updates_on_a_trl_environment_carry_a_gradient(tmp_path):
-    from agentrl.cli import main
+    from tests.adapter_checks import train_recipe
 
-    argv = ["train", "--config", str(ROOT / "recipes" / "envs" / "trl_secret_word_tiny.yaml")]
-    argv += ["--max_steps", "2", "--per_device_train_batch_size", "8", "--num_generations", "4"]
-    argv += ["--eval_num_tasks", "4", "--output_dir", str(tmp_path / "run")]
-    assert main(argv) == 0
-    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    steps = [r for r in records if "reward/mean" in r]
-    assert [r["step"] for r in steps] == [1, 2] and all("tools/calls_per_episode" in r for r in steps)
+    small = {"per_device_train_batch_size": 8, "num_generations": 4, "eval_num_tasks": 4}
+    steps = train_recipe(tmp_path, "trl_secret_word_tiny.yaml", **small)  # 2 updates, steps [1, 2] checked
+    assert all("tools/calls_per_episode" in r for r in steps)
     assert any(r["reward/std"] > 0 and r["grad_norm"] > 0 for r in steps)
