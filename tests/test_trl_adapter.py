@@ -17,7 +17,6 @@ from agentrl.envs.registry import UnknownEnvironmentError
 from agentrl.envs.tools import TRLStyleEnv
 from agentrl.rollout.tool_calls import tool_action
 
-ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve()
 SPEC = f"trl:{__name__}:Vault"  # by module, so reward functions share this module's objects
 
