@@ -69,10 +69,6 @@ def unmark_checkpoint(folder: str | Path) -> None:
     (Path(folder) / COMPLETE_FILE).unlink(missing_ok=True)
 
 
-def is_complete(folder: str | Path) -> bool:
-    return (Path(folder) / COMPLETE_FILE).is_file()
-
-
 def checkpoint_problem(folder: str | Path) -> str | None:
     """Why `folder` cannot be resumed from (no mark, a file missing, truncated or changed), or None if it can."""
     folder = Path(folder)
@@ -125,3 +121,21 @@ def latest_complete_checkpoint(output_dir: str | Path, say: Callable[[str], None
             return folder
         say(f"skipping {folder}: {problem}")
     return None
+
+
+ENTROPY_STATE_FILE = "agentrl_entropy_state.json"
+
+
+def save_entropy_state(folder: str | Path, monitor_state: dict, coef: float) -> None:
+    """The entropy monitor's state and the coming update's coefficient, saved with a checkpoint."""
+    with open(os.path.join(folder, ENTROPY_STATE_FILE), "w") as f:
+        json.dump({"monitor": monitor_state, "coef": coef}, f)
+
+
+def load_entropy_state(checkpoint: str | Path | None) -> dict | None:
+    """What save_entropy_state wrote into `checkpoint` (None: no checkpoint, or one saved without it)."""
+    path = None if checkpoint is None else os.path.join(checkpoint, ENTROPY_STATE_FILE)
+    if path is None or not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)

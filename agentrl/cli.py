@@ -10,6 +10,10 @@ agentrl envs                                                              # envi
 agentrl plot RUN_DIR [RUN_DIR ...] [--output DIR]
 agentrl export RUN_DIR [--merge] [--output DIR]    # what final/ is; --merge: LoRA adapter -> plain HF model
 agentrl play ENV [--agent human|random|expert] [--task ID] [--split SPLIT]
+
+Why about 500 lines in one file: one short function per sub-command and its argument parser, so `agentrl --help`
+and the code that serves it sit side by side; each sub-command's work lives in its own module (run, evaluation,
+export, plots).
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ GRPOConfig keep TRL's meaning, with one reinterpretation that multi-turn trainin
 - `gradient_accumulation_steps` and `steps_per_generation` must stay 1: accumulation over the rows of
   one rollout batch happens inside `AgentGRPOTrainer.training_step`, with an exact loss denominator.
 - `max_steps` counts optimizer updates (as in TRL); the episode step limit is `max_episode_steps`.
+
+Why about 500 lines in one file: one dataclass field per recipe key, each with the help text `agentrl train --help`
+prints, and the validation that must run before a model loads; splitting it would split the recipe reference.
 """
 
 from __future__ import annotations
@@ -147,6 +150,14 @@ class AgentRLConfig(GRPOConfig):
     micro_batch_rows: int = field(
         default=32, metadata={"help": "Step rows per forward/backward pass of the update (bounds training memory)."}
     )
+    vllm_rollout_entropy: bool = field(
+        default=False,
+        metadata={
+            "help": "use_vllm: score every turn with the policy (one no-grad forward) to log rollout entropies "
+            "(entropy/*, the eruption detector) even when nothing else reads them; EMPG and adaptive / pulse "
+            "entropy control always do. Without it a vLLM run logs no entropy/* figures."
+        },
+    )
     vllm_sync_check: bool = field(
         default=True,
         metadata={
@@ -159,7 +170,7 @@ class AgentRLConfig(GRPOConfig):
     advantage_estimator: str = field(
         default="grpo",
         metadata={
-            "help": "grpo (group-normalised episode return, TRL's scale_rewards) | dr_grpo (mean-centred) | "
+            "help": "grpo (group-normalised episode return, TRL's scale_rewards) | mean_centred (Dr. GRPO's) | "
             "rloo (leave-one-out baseline) | gigpo (episode advantage + step_advantage_weight x anchor-state "
             "step advantage)."
         },
@@ -396,6 +407,12 @@ class AgentRLConfig(GRPOConfig):
             )
         from agentrl.algorithms import estimator_names
 
+        if self.advantage_estimator == "dr_grpo":
+            raise ValueError(
+                "advantage_estimator 'dr_grpo' is now called mean_centred (A = R - group mean, Dr. GRPO's advantage); "
+                "the new name keeps it apart from TRL's loss_type: dr_grpo, Dr. GRPO's loss normaliser, a separate "
+                "setting. Set advantage_estimator: mean_centred."
+            )
         if self.advantage_estimator not in estimator_names():
             raise ValueError(
                 f"advantage_estimator {self.advantage_estimator!r}: use one of {', '.join(estimator_names())}"
@@ -404,6 +421,7 @@ class AgentRLConfig(GRPOConfig):
             raise ValueError(f"gigpo_step_norm {self.gigpo_step_norm!r}: use std or mean")
         self._check_seal()
         self._check_trajectory_format()
+        self._check_dropped_trainer_features()
         import yaml
 
         if isinstance(self.env_kwargs, str):  # from the command line: a JSON/YAML mapping
@@ -415,6 +433,35 @@ class AgentRLConfig(GRPOConfig):
         if (self.env_shift_step is None) != (not self.env_shift_kwargs):
             raise ValueError("env_shift_step and env_shift_kwargs go together: set both (or neither)")
         super().__post_init__()
+
+    def _check_dropped_trainer_features(self) -> None:
+        """TRL / HF settings agentrl's own update loop cannot honour: refused here, before a model loads."""
+        strategy = getattr(self.eval_strategy, "value", self.eval_strategy)
+        if strategy != "no":
+            raise ValueError(
+                f"eval_strategy {strategy}: agentrl evaluates on its own "
+                "held-out task panels (eval_split, eval_num_tasks, eval_temperature; before and after RL, in "
+                "eval.json; `agentrl eval` for checkpoints), not through HF's eval loop. Remove eval_strategy."
+            )
+        if self.top_entropy_quantile < 1.0:
+            raise ValueError(
+                f"top_entropy_quantile {self.top_entropy_quantile}: not supported. TRL takes the entropy quantile per "
+                "micro-batch, and agentrl's update walks the batch in micro-batches of micro_batch_rows rows (and "
+                "skips rows that cannot move the weights), so the tokens kept would depend on micro_batch_rows "
+                "instead of being the batch's top tokens. Keep top_entropy_quantile: 1.0."
+            )
+        if str(self.optim).startswith("schedule_free"):
+            raise ValueError(
+                f"optim {self.optim}: schedule-free optimizers train and evaluate with different weights "
+                "(optimizer.train() / .eval()), which agentrl's rollouts, evaluations and saves do not switch. Use "
+                "adamw_torch (the default) or another optimizer."
+            )
+        parallelism = getattr(self, "parallelism_config", None)
+        if parallelism is not None and getattr(parallelism, "cp_enabled", False):
+            raise ValueError(
+                "parallelism_config with context parallelism (cp_size > 1): not supported; agentrl's update runs "
+                "whole rows on each process. Remove cp_size (data parallelism and ZeRO shard the model instead)."
+            )
 
     def _check_trajectory_format(self) -> None:
         from agentrl.rollout.contexts import TRAJECTORY_FORMATS

@@ -31,7 +31,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from agentrl.algorithms.distributed import sum_over_ranks
 from agentrl.algorithms.seal import SealHead, cosine, seal_loss
 from agentrl.rollout.samples import loss_mask
 
@@ -61,6 +60,19 @@ def attach_seal_head(model: nn.Module, num_layers: int, seed: int) -> SealHead:
     return head
 
 
+def prepare_seal_head(model: nn.Module, args: Any, peft_config: Any) -> Any:
+    """Attach the SEAL head to the policy before TRL wraps it; under LoRA, train and save it with the adapter.
+    Returns the PEFT config to use."""
+    if isinstance(model, str):
+        raise ValueError("seal: pass the policy as a loaded model (agentrl train does), not a hub id string")
+    attach_seal_head(model, args.seal_head_layers, args.seed)
+    if peft_config is not None:
+        saved = list(peft_config.modules_to_save or [])
+        if HEAD_NAME not in saved:  # without it PEFT would freeze the head
+            peft_config.modules_to_save = saved + [HEAD_NAME]
+    return peft_config
+
+
 def base_model(model: nn.Module) -> nn.Module:
     """The transformers model under DDP / DeepSpeed wrappers and a PEFT model."""
     while hasattr(model, "module") and isinstance(model.module, nn.Module):
@@ -88,9 +100,10 @@ def hooked_module(model: nn.Module, layer: int) -> nn.Module:
 class SealCapture:
     """The forward hook, one update's per-unit buffers and its metrics (see the module docstring)."""
 
-    def __init__(self, model: nn.Module, args: Any, num_processes: int):
+    def __init__(self, model: nn.Module, args: Any, ranks: Any):
         self.args = args
-        self.num_processes = num_processes
+        self.ranks = ranks  # agentrl.training.ranks.Ranks
+        self.num_processes = ranks.count
         self.base = base_model(model)
         self.handle = hooked_module(model, args.seal_layer).register_forward_hook(self._hook)
         self._micro: dict[str, Any] | None = None  # the armed micro-batch
@@ -182,7 +195,7 @@ class SealCapture:
         self._sums.index_add_(0, index, row_sums)
         self._counts.index_add_(0, index.to(self._counts.device), mask[has_tokens].sum(1).float())
 
-    def finish_update(self, device: torch.device) -> dict[str, float]:
+    def finish_update(self) -> dict[str, float]:
         """The update's metrics over every rank (a collective: every rank calls it once per update)."""
         hidden_size = self.base.config.hidden_size
         sums = self._sums if self._sums is not None else torch.zeros(self._counts.numel(), hidden_size)
@@ -191,9 +204,9 @@ class SealCapture:
         positive = (self._labels[seen] > 0.5).to(z.device)
         classes = torch.cat(
             [z[positive].sum(0), z[~positive].sum(0), torch.stack([positive.sum(), (~positive).sum()]).float()]
-        ).to(device=device, dtype=torch.float64)
-        classes = sum_over_ranks(classes)
-        totals = sum_over_ranks(self._totals.to(device)).cpu()
+        ).to(dtype=torch.float64)
+        classes = torch.tensor(self.ranks.sum_each(classes), dtype=torch.float64)
+        totals = torch.tensor(self.ranks.sum_each(self._totals), dtype=torch.float64)
         mu_pos, mu_neg, (n_pos, n_neg) = classes[:hidden_size], classes[hidden_size:-2], classes[-2:].tolist()
         metrics: dict[str, float] = {}
         if n_pos + n_neg:

@@ -18,10 +18,10 @@ from pathlib import Path
 from datasets import Dataset
 
 from agentrl.config import AgentRLConfig
+from agentrl.envs.base import TextEnv
 from agentrl.rollout.demo_file import conversation_sft_rows, load_demonstrations, warmup_environment
 from agentrl.rollout.demos import expert_concat_rows, expert_sft_rows
 from agentrl.rollout.prompt import PromptBuilder
-from agentrl.envs.base import TextEnv
 
 
 def demonstration_rows(tokenizer, env: TextEnv, args: AgentRLConfig) -> list[dict]:
@@ -40,13 +40,13 @@ def demonstration_rows(tokenizer, env: TextEnv, args: AgentRLConfig) -> list[dic
 
 def sft_warmup(model_path: str, tokenizer, env: TextEnv, args: AgentRLConfig, save_dir: str | Path) -> Path:
     """Train `model_path` on expert steps of `args.sft_num_tasks` train tasks; save to `save_dir`."""
-    from accelerate.state import AcceleratorState
     from transformers.trainer_callback import PrinterCallback
     from trl import SFTConfig, SFTTrainer
     from trl.models.utils import unwrap_model_for_generation
 
     from agentrl.callbacks import SFTLogLines
     from agentrl.models import load_policy, lora_config
+    from agentrl.trl_seam import reset_accelerator_state
 
     rows = demonstration_rows(tokenizer, env, args)
     if not rows:
@@ -94,5 +94,5 @@ def sft_warmup(model_path: str, tokenizer, env: TextEnv, args: AgentRLConfig, sa
     trainer.accelerator.wait_for_everyone()
     if trainer.is_deepspeed_enabled:
         # accelerate allows one DeepSpeed plugin per process state: the RL trainer's Accelerator brings its own.
-        AcceleratorState._reset_state()
+        reset_accelerator_state()
     return save_dir

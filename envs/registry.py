@@ -186,12 +186,6 @@ def import_object(target: str, label: str) -> Any:
         raise UnknownEnvironmentError(str(error).replace(f"env_id {target!r}", f"{label} {target!r}", 1)) from None
 
 
-def is_import_path(spec: str) -> bool:
-    """`module:attribute` or `file.py:attribute` (not an adapter spec, not a registered name)."""
-    prefix = spec.split(":", 1)[0]
-    return ":" in spec and prefix not in ADAPTERS
-
-
 def resolve_env(spec: str) -> Callable[..., TextEnv]:
     """The factory an environment spec names (see the module docstring); UnknownEnvironmentError if none."""
     if not isinstance(spec, str) or not spec.strip():

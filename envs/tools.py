@@ -24,6 +24,9 @@ model reads like any other tool result. Tools may be `async def`: they run to co
 ToolEnv is the generic part; a subclass lists its tool methods in `tools` and implements `task_ids`,
 `_start_episode` and `_episode_info`. TRLStyleEnv wraps a class written for TRL's
 GRPOTrainer(environment_factory=...) so it runs unchanged as an agentrl environment.
+
+Why about 500 lines in one file: the tool-call action format, its decoding and argument checks, ToolEnv and its
+TRL-style subclass (TRLStyleEnv) form one contract that environment authors read top to bottom.
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ def main() -> None:
     options = parser.parse_args()
     batch, entropies = make_batch(options.tasks, options.group, options.steps)
     print(f"batch: {batch.returns.numel()} episodes, {batch.step_episode.numel()} steps")
-    for name in ("grpo", "dr_grpo", "rloo", "gigpo"):
+    for name in ("grpo", "mean_centred", "rloo", "gigpo"):
         base = timed(lambda name=name: compute_advantages(name, batch))
         advantages = compute_advantages(name, batch)
         with_empg = timed(

@@ -39,11 +39,11 @@ import torch
 
 
 def build_trainer(model_path: str, tokenizer, episodes: int, entropy_control: str, output_dir: str, seal=False):
+    from agentrl.envs import make_env
     from transformers import AutoModelForCausalLM
 
     from agentrl.config import AgentRLConfig
     from agentrl.trainer import AgentGRPOTrainer
-    from agentrl.envs import make_env
 
     args = AgentRLConfig(
         output_dir=output_dir,
@@ -152,10 +152,11 @@ def main() -> None:
     options = parser.parse_args()
     torch.set_num_threads(max(torch.get_num_threads(), 1))
 
+    from agentrl.envs import make_env
     from transformers import AutoTokenizer
 
     from agentrl.models import build_tiny_model
-    from agentrl.envs import make_env
+    from agentrl.training.metrics import entropy_and_degeneration
 
     path = options.model
     if path == "tiny":
@@ -197,7 +198,7 @@ def main() -> None:
         order = ("on", "off") if repeat % 2 == 0 else ("off", "on")
         for side in order:
             samples[f"rollout_{side}"].append(timed(lambda side=side: rollout(side == "on")))
-        samples["monitor"].append(timed(lambda: trainers["on"]._monitor_entropy(episodes, zero_signal=False)))
+        samples["monitor"].append(timed(lambda: entropy_and_degeneration(episodes, trainers["on"].ranks)))
         for same, prefix in ((True, "same"), (False, "trained")):
             for side in order:
                 samples[f"{prefix}_{side}"].append(timed(lambda same=same, side=side: update(side, same)))

@@ -78,7 +78,7 @@ def test_model_path_that_does_not_exist(tmp_path, capsys, no_model_loading):
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("advantage_estimator", "gipo", "advantage_estimator 'gipo': use one of dr_grpo, gigpo, grpo, rloo"),
+        ("advantage_estimator", "gipo", "advantage_estimator 'gipo': use one of gigpo, grpo, mean_centred, rloo"),
         ("starpo_keep_fraction", 0.0, "starpo_keep_fraction must be in (0, 1]"),
         ("overlong_buffer_length", 99, "overlong_buffer_length must be in [0, max_completion_length=16]"),
         ("gigpo_step_norm", "z", "gigpo_step_norm 'z': use std or mean"),
@@ -87,6 +87,11 @@ def test_model_path_that_does_not_exist(tmp_path, capsys, no_model_loading):
         ("seal_label", "won", "seal_label 'won': use one of success, reward, advantage"),
         ("seal_layer", -2, "seal_layer must be >= 0 or -1, got -2 (SEAL: decoder layer k, or -1 = the final hidden"),
         ("seal_head_layers", 0, "seal_head_layers must be >= 1"),
+        ("advantage_estimator", "dr_grpo", "advantage_estimator 'dr_grpo' is now called mean_centred"),
+        # settings TRL / HF honour in their own loop, which agentrl's update replaces: refused, not dropped
+        ("top_entropy_quantile", 0.2, "top_entropy_quantile 0.2: not supported. TRL takes the entropy quantile per"),
+        ("optim", "schedule_free_adamw", "optim schedule_free_adamw: schedule-free optimizers train and evaluate"),
+        ("eval_strategy", "steps", "eval_strategy steps: agentrl evaluates on its own held-out task panels"),
     ],
 )
 def test_bad_credit_assignment_keys(tmp_path, capsys, no_model_loading, key, value, message):
@@ -260,8 +265,15 @@ def test_kl_and_multiple_iterations_reuse_the_rollout_batch(tmp_path):
     against the old log-probs recorded before the first update."""
     (tmp_path / "parity_env.py").write_text(LENGTH_PARITY_ENV)
     recipe = write_recipe(
-        tmp_path, env_id="parity_env.py:LengthParity", beta=0.05, num_iterations=2, sft_warmup_steps=0,
-        learning_rate=1e-3, eval_num_tasks=2, per_device_train_batch_size=8, num_generations=4,
+        tmp_path,
+        env_id="parity_env.py:LengthParity",
+        beta=0.05,
+        num_iterations=2,
+        sft_warmup_steps=0,
+        learning_rate=1e-3,
+        eval_num_tasks=2,
+        per_device_train_batch_size=8,
+        num_generations=4,
     )
     assert main(["train", "--config", str(recipe)]) == 0
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]

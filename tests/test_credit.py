@@ -12,11 +12,11 @@ from agentrl.algorithms import (
     anchor_groups,
     compute_advantages,
     discounted_returns,
-    dr_grpo_advantages,
     empg_advantages,
     empg_terms,
     grpo_advantages,
     informative_groups,
+    mean_centred_advantages,
     overlong_penalty,
     rloo_advantages,
     top_variance_groups,
@@ -57,8 +57,8 @@ def test_a_group_of_equal_returns_has_exactly_zero_advantage():
     close(advantages[8:], [0.5 / (math.sqrt(0.5) + 1e-4), -0.5 / (math.sqrt(0.5) + 1e-4)])
 
 
-def test_dr_grpo_is_mean_centred_without_std():
-    close(dr_grpo_advantages(RETURNS, GROUPS), [0.75, -0.25, -0.25, -0.25, 0.0, 0.0])
+def test_mean_centred_is_dr_grpos_advantage_without_std():
+    close(mean_centred_advantages(RETURNS, GROUPS), [0.75, -0.25, -0.25, -0.25, 0.0, 0.0])
 
 
 def test_rloo_leave_one_out_baseline_and_a_group_of_one():
@@ -76,7 +76,7 @@ def test_episode_estimators_broadcast_to_steps_and_unknown_names_fail():
         step_rewards=T([0.0, 1.0, 0.0]),
         step_anchors=T([0, 1, 0]),
     )
-    close(compute_advantages("dr_grpo", batch), [-0.5, 0.5, 0.5])
+    close(compute_advantages("mean_centred", batch), [-0.5, 0.5, 0.5])
     with pytest.raises(ValueError, match="unknown advantage_estimator 'nope'.*gigpo"):
         compute_advantages("nope", batch)
 

@@ -9,6 +9,7 @@ import torch
 
 from agentrl.algorithms import CreditBatch, compute_advantages, empg_advantages
 from agentrl.rollout.episode import Episode, Step
+from agentrl.training.credit import step_advantages
 from tests.test_trainer_loss import make_trainer
 
 
@@ -35,6 +36,18 @@ def episode(task, group, *steps, won=False):
     return Episode(task_id=task, group_id=group, steps=list(steps), won=won)
 
 
+def step_advantages_of(trainer, episodes):
+    """The trainer's credit assignment of `episodes` (its reward functions, its settings)."""
+    return step_advantages(
+        episodes,
+        trainer._episode_returns(episodes),
+        trainer.args,
+        max_completion_length=trainer.max_completion_length,
+        scale_rewards=trainer.scale_rewards,
+        ranks=trainer.ranks,
+    )
+
+
 def test_grpo_equal_weight_and_overlong_by_hand(tiny_model, tiny_tokenizer, tmp_path):
     trainer = make_trainer(
         tiny_model,
@@ -50,7 +63,7 @@ def test_grpo_equal_weight_and_overlong_by_hand(tiny_model, tiny_tokenizer, tmp_
         episode("t", 0, step(0.0), step(1.0), won=True),  # return 1
         episode("t", 0, step(0.0, response_length=6)),  # return 0 - 0.5 (6 tokens: (4 - 6) / 4)
     ]
-    advantages, metrics = trainer._step_advantages(episodes, trainer._episode_returns(episodes))
+    advantages, metrics = step_advantages_of(trainer, episodes)
     # returns (1, -0.5), group mean 0.25 -> (0.75, -0.75); lengths (2, 1), mean 1.5 -> weights (0.75, 1.5)
     torch.testing.assert_close(advantages, torch.tensor([0.5625, 0.5625, -1.125]))
     assert metrics["overlong/penalty_mean"] == pytest.approx(-0.5 / 3)
@@ -77,7 +90,7 @@ def test_gigpo_then_empg_then_episode_weight(tiny_model, tiny_tokenizer, tmp_pat
         episode("u", 1, step(1.0, 0.2, "A"), won=True),  # the same anchor text in another task group
         episode("u", 1, step(0.0, 0.7, "A")),
     ]
-    advantages, metrics = trainer._step_advantages(episodes, trainer._episode_returns(episodes))
+    advantages, metrics = step_advantages_of(trainer, episodes)
     # anchors: A -> 0, B -> 1, C -> 2 (in order of first sight)
     batch = CreditBatch(
         returns=torch.tensor([1.0, 0.0, 1.0, 0.0]),

@@ -63,13 +63,13 @@ def test_a_seal_adapter_reloads_exactly_and_merges_into_a_plain_model_without_th
     tiny_model_dir, tmp_path, capsys
 ):
     """The trainer's own path (SEAL head attached, then LoRA with the head in modules_to_save), perturbed weights."""
-    from agentrl.trainer import AgentGRPOTrainer
+    from agentrl.seal_capture import prepare_seal_head
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     inputs = batch(tokenizer)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     base_logits = logits(model, inputs)
-    peft_config = AgentGRPOTrainer._prepare_seal_head(
+    peft_config = prepare_seal_head(
         model,
         SimpleNamespace(seal_head_layers=3, seed=0),
         lora_config(SimpleNamespace(lora_r=4, lora_alpha=8, lora_dropout=0.0, lora_target_modules=None)),

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from agentrl.envs import make_env
 
 from agentrl.config import AgentRLConfig
 from agentrl.trainer import AgentGRPOTrainer
-from agentrl.envs import make_env
+from agentrl.training.micro_batches import micro_batch_entropy_coef
 
 TEMPERATURE = 0.9
 EPS_LOW, EPS_HIGH = 0.2, 0.28
@@ -173,7 +174,7 @@ def test_entropy_bonus_is_exact_over_micro_batches(tiny_model, tiny_tokenizer, t
     assert sum(batch["completion_ids"].size(0) for batch, _ in micro) == 5
     total = 0.0
     for batch, weight in micro:
-        trainer.entropy_coef = trainer._micro_batch_entropy_coef(batch, weight, rows)
+        trainer.entropy_coef = micro_batch_entropy_coef(coef, batch, weight, rows, processes=1)
         total = total + trainer.compute_loss(trainer.model, batch) * weight
     expected = (
         hand_loss(loss_type, current, current, rows["advantages"], mask) - coef * (entropy * mask).sum() / mask.sum()
@@ -242,3 +243,21 @@ def test_equal_episode_weight_by_hand():
     # assert_close's float32 default (rtol 1.3e-6, atol 1e-5) covers that
     torch.testing.assert_close(weights, torch.tensor([2.0, 1.0, 2.0 / 3.0]))
     torch.testing.assert_close(weights * lengths, torch.tensor([4.0, 4.0, 4.0]))  # same total per episode
+
+
+def test_context_parallelism_is_refused_before_training(tmp_path):
+    from accelerate.parallelism_config import ParallelismConfig
+
+    with pytest.raises(ValueError, match=r"context parallelism \(cp_size > 1\): not supported"):
+        AgentRLConfig(output_dir=str(tmp_path), parallelism_config=ParallelismConfig(cp_size=2), use_cpu=True)
+
+
+def test_torch_empty_cache_steps_is_kept(tiny_model, tiny_tokenizer, tmp_path, monkeypatch):
+    """HF's training_step empties the device cache every torch_empty_cache_steps updates; agentrl's does too."""
+    import agentrl.trainer
+
+    emptied = []
+    monkeypatch.setattr(agentrl.trainer, "clear_device_cache", lambda: emptied.append(1))
+    trainer = make_trainer(tiny_model, tiny_tokenizer, tmp_path, "grpo", 4, max_steps=4, torch_empty_cache_steps=2)
+    trainer.train()
+    assert trainer.state.global_step == 4 and len(emptied) == 2  # HF's rule: at global_step 0 and 2 (of 0..3)

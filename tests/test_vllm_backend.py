@@ -13,6 +13,7 @@ from unittest.mock import patch
 import pytest
 import torch
 import trl.trainer.grpo_trainer
+from agentrl.envs import make_env
 from transformers import AutoModelForCausalLM
 
 from agentrl.algorithms.importance import importance_sampling_ratio, sampler_mismatch
@@ -20,7 +21,6 @@ from agentrl.config import AgentRLConfig
 from agentrl.rollout.generator import HFGenerator
 from agentrl.rollout.vllm_backend import ServedWeightsCheck, VLLMGenerator
 from agentrl.trainer import AgentGRPOTrainer
-from agentrl.envs import make_env
 from tests.hf_engine import HFEngine
 
 T = torch.tensor
@@ -142,8 +142,8 @@ def test_a_seal_policy_streams_exactly_the_served_models_weights(tiny_model_dir,
     from trl.distributed import DistributedBackend
     from trl.generation.vllm_generation import VLLMGeneration
 
-    from agentrl.rollout.vllm_backend import leave_out_of_sync
     from agentrl.seal_capture import HEAD_NAME, attach_seal_head
+    from agentrl.trl_seam import filter_served_parameters
 
     plain = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     served_names = {name for name, _ in plain.named_parameters()}
@@ -157,7 +157,7 @@ def test_a_seal_policy_streams_exactly_the_served_models_weights(tiny_model_dir,
     engine._dist = DistributedBackend(engine.accelerator)
     streamed = {name for name, _ in engine._iter_named_params()}
     assert any(HEAD_NAME in name for name in streamed)  # what TRL alone would send: vLLM would refuse it
-    leave_out_of_sync(engine, HEAD_NAME)
+    filter_served_parameters(engine, lambda name: HEAD_NAME not in name)
     weights = dict(engine._iter_named_params())
     assert set(weights) == served_names
     expected = plain.state_dict()
@@ -285,3 +285,70 @@ def test_trainer_stops_on_a_sync_that_changes_nothing(tiny_model_dir, tiny_token
 
     with pytest.raises(RuntimeError, match="did not change the served model"):
         train(tiny_model_dir, tiny_tokenizer, tmp_path, engine=broken)
+
+
+def count_policy_passes(monkeypatch):
+    """Count the update's own policy passes through the seam (TRL's loss forward is not one of them), by kind."""
+    from agentrl import trl_seam
+
+    counts = {"scoring": 0, "logps": 0}
+    real = trl_seam.per_token_logps_and_entropies
+
+    def counted(*args, compute_entropy=False, **kwargs):
+        counts["scoring" if compute_entropy else "logps"] += 1
+        return real(*args, compute_entropy=compute_entropy, **kwargs)
+
+    monkeypatch.setattr(trl_seam, "per_token_logps_and_entropies", counted)
+    return counts
+
+
+def test_vllm_rollouts_are_scored_only_when_something_reads_their_entropies(
+    tiny_model_dir, tiny_tokenizer, tmp_path, monkeypatch
+):
+    """No reader of rollout entropies: no scoring pass, no entropy/* figures, old log-probs from one pass per update.
+    EMPG reads them: every turn is scored, and those scores are the old log-probs (no second pass)."""
+    counts = count_policy_passes(monkeypatch)
+    plain = train(tiny_model_dir, tiny_tokenizer, tmp_path / "plain", engine=HFEngine, vllm_sync_check=False)
+    assert counts == {"scoring": 0, "logps": 2}  # the importance-sampling correction's old log-probs, per update
+    logged = [h for h in plain.state.log_history if "reward/mean" in h]
+    assert len(logged) == 2 and not any(key.startswith("entropy/") for h in logged for key in h)
+
+    counts.update(scoring=0, logps=0)
+    scored = train(tiny_model_dir, tiny_tokenizer, tmp_path / "empg", engine=HFEngine, vllm_sync_check=False, empg=True)
+    assert counts["scoring"] >= 2 * 1 and counts["logps"] == 0  # at least one turn per update; no old-logps pass
+    logged = [h for h in scored.state.log_history if "reward/mean" in h]
+    assert all("entropy/token_mean" in h and "empg/g_mean" in h for h in logged)
+    for h in logged:  # reused scores are the policy's log-probs: the importance ratio is 1 (float32 rounding)
+        assert abs(h["sampling/importance_sampling_ratio/mean"] - 1) <= 1.2e-5
+
+
+def test_rows_carry_scored_log_probs_only_when_every_step_has_them():
+    from agentrl.rollout.episode import Episode, Step
+    from agentrl.rollout.samples import concat_rows, per_step_rows
+
+    def step(prompt, response, policy):
+        return Step(
+            prompt,
+            response,
+            [-1.0] * len(response),
+            [0.5] * len(response),
+            "r",
+            "a",
+            True,
+            True,
+            0.0,
+            0.0,
+            "obs",
+            None,
+            False,
+            policy_logprobs=policy,
+        )
+
+    scored = Episode("t", 0, steps=[step([1, 2], [3, 4], [-0.5, -0.25]), step([5], [6], [-0.75])])
+    rows = per_step_rows([scored], [1.0, 1.0], pad_token_id=0)
+    assert rows["rollout_policy_logps"].tolist() == [[-0.5, -0.25], [-0.75, 0.0]]  # exact in float32
+    rows = concat_rows([scored], [1.0, 1.0], pad_token_id=0)  # response 3 4, environment 5 (0), response 6
+    assert rows["rollout_policy_logps"].tolist() == [[-0.5, -0.25, 0.0, -0.75]]
+    unscored = Episode("t", 0, steps=[step([1, 2], [3, 4], None)])
+    assert "rollout_policy_logps" not in per_step_rows([scored, unscored], [1.0] * 3, pad_token_id=0)
+    assert "rollout_policy_logps" not in concat_rows([scored, unscored], [1.0] * 3, pad_token_id=0)

@@ -2,7 +2,7 @@
 
 Two kinds:
 - episode estimators, `f(returns, group_ids, **options) -> (E,)`, one advantage per episode, broadcast to
-  every step of the episode (grpo, dr_grpo, rloo);
+  every step of the episode (grpo, mean_centred, rloo);
 - step estimators, `f(batch: CreditBatch, **options) -> (S,)`, one advantage per step (gigpo).
 
 `compute_advantages(name, batch, **options)` gives per-step advantages for either kind. Episode tensors
@@ -88,7 +88,7 @@ def grpo_advantages(
     """GRPO (DeepSeekMath): A_i = (R_i - mean_group R) / (std + eps), with TRL's `scale_rewards` semantics.
 
     scale_rewards: "group" (std of the episode's group), "batch" (std of the whole batch) or "none"
-    (mean-centred only, = dr_grpo).
+    (mean-centred only, = mean_centred).
     """
     mean, group_std, _ = group_stats(returns, group_ids)
     centred = returns - mean
@@ -102,9 +102,10 @@ def grpo_advantages(
     raise ValueError(f"scale_rewards must be 'group', 'batch' or 'none', got {scale_rewards!r}")
 
 
-@register_episode_estimator("dr_grpo")
-def dr_grpo_advantages(returns: torch.Tensor, group_ids: torch.Tensor) -> torch.Tensor:
-    """Dr. GRPO (arXiv 2503.20783): A_i = R_i - mean_group R. No std: groups with small spread are not blown up."""
+@register_episode_estimator("mean_centred")
+def mean_centred_advantages(returns: torch.Tensor, group_ids: torch.Tensor) -> torch.Tensor:
+    """Dr. GRPO's advantage (arXiv 2503.20783): A_i = R_i - mean_group R. No std: groups with small spread are not
+    blown up. (Named for what it computes: TRL's `loss_type: dr_grpo` is Dr. GRPO's other half, the loss normaliser.)"""
     mean, _, _ = group_stats(returns, group_ids)
     return returns - mean
 

@@ -3,7 +3,7 @@
 from agentrl.entropy.control import CONTROLLERS, AdaptiveEntropy, ConstantEntropy, EntropyPulse
 from agentrl.entropy.degeneration import degeneration_counts, has_repeated_sentence
 from agentrl.entropy.measures import entropy_from_log_probs, masked_step_entropy, step_entropy, token_entropy
-from agentrl.entropy.monitor import EntropyMonitor, entropy_metrics, make_controller
+from agentrl.entropy.monitor import EntropyMonitor, entropy_metrics, make_controller, make_monitor
 from agentrl.entropy.phases import PHASE_CODES, PHASES, EruptionDetector
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "entropy_metrics",
     "has_repeated_sentence",
     "make_controller",
+    "make_monitor",
     "masked_step_entropy",
     "step_entropy",
     "token_entropy",

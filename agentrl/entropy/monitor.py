@@ -148,3 +148,20 @@ class EntropyMonitor:
             self.controller.load_state_dict(state["controller"])
         self._descent_steps = state["descent_steps"]
         self._zero_signal_steps = state["zero_signal_steps"]
+
+
+def make_monitor(args) -> EntropyMonitor:
+    """The monitor an AgentRLConfig asks for: its controller, detector settings and pulse triggers."""
+    detector = EruptionDetector(
+        window=args.eruption_window,
+        min_rise=args.eruption_min_rise,
+        rel_rise=args.eruption_rel_rise,
+        noise_z=args.eruption_noise_z,
+    )
+    return EntropyMonitor(
+        make_controller(args),
+        detector,
+        pulse_on_descent=args.pulse_on_descent,
+        pulse_repeat_action_rate=args.pulse_repeat_action_rate,
+        pulse_on_zero_signal=args.pulse_on_zero_signal,
+    )

@@ -21,14 +21,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
+from agentrl.envs.base import TextEnv
 from agentrl.rollout.contexts import ConcatContext, EpisodeState, PerStepContext
 from agentrl.rollout.episode import Episode, Step
 from agentrl.rollout.generator import Generation, Generator
 from agentrl.rollout.parser import parse_action
+from agentrl.rollout.pool import EnvPool, SlotResult, make_env_pool
 from agentrl.rollout.prompt import PromptBuilder
 from agentrl.rollout.tool_calls import tool_action
-from agentrl.envs.base import TextEnv
-from agentrl.rollout.pool import EnvPool, SlotResult, make_env_pool
 
 logger = logging.getLogger(__name__)
 
@@ -153,6 +153,7 @@ class RolloutCollector:
                 response_ids=generation.token_ids,
                 logprobs=generation.logprobs,
                 entropies=generation.entropies,
+                policy_logprobs=generation.policy_logprobs,
                 response=response,
                 action=action,
                 format_valid=format_valid,

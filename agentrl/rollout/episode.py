@@ -29,6 +29,7 @@ class Step:
     unknown_entity: bool = False  # the action named something that does not exist in the episode
     tool_calls: int = 0  # tool environments: calls attempted this turn
     tool_failures: int = 0  # tool environments: calls that failed (malformed, unknown tool, bad arguments, raised)
+    policy_logprobs: list[float] | None = None  # the policy's log-probs from the rollout's scoring pass (vLLM)
 
     @property
     def entropy(self) -> float:

@@ -26,8 +26,9 @@ from agentrl.rollout.samples import pad_sequences
 class Generation:
     token_ids: list[int]
     logprobs: list[float]
-    entropies: list[float]
+    entropies: list[float]  # empty when the backend measured none (vLLM with nothing reading them)
     truncated: bool  # stopped by the token budget, not by a stop id
+    policy_logprobs: list[float] | None = None  # the trainer policy's own log-probs, when a scoring pass ran
 
 
 def stop_token_ids(tokenizer, generation_config=None) -> list[int]:
@@ -181,6 +182,8 @@ def unwrap_for_generation(model, accelerator, gather_deepspeed3_params: bool = T
     """
     from trl.models.utils import unwrap_model_for_generation
 
+    from agentrl.trl_seam import forward_pre_hooks
+
     with unwrap_model_for_generation(
         model, accelerator, gather_deepspeed3_params=gather_deepspeed3_params, **kwargs
     ) as unwrapped:
@@ -188,10 +191,10 @@ def unwrap_for_generation(model, accelerator, gather_deepspeed3_params: bool = T
         handle = getattr(offload, "fwd_pre_hook", None)
         hook = None
         if gather_deepspeed3_params and handle is not None:
-            hook = unwrapped._forward_pre_hooks.pop(handle.id, None)
+            hook = forward_pre_hooks(unwrapped).pop(handle.id, None)
         try:
             yield unwrapped
         finally:
             if hook is not None:  # back in first place, where DeepSpeed registered it
-                unwrapped._forward_pre_hooks[handle.id] = hook
-                unwrapped._forward_pre_hooks.move_to_end(handle.id, last=False)
+                forward_pre_hooks(unwrapped)[handle.id] = hook
+                forward_pre_hooks(unwrapped).move_to_end(handle.id, last=False)

@@ -29,6 +29,10 @@ environments that hang or kill their process:
   (environments are deterministic in the task id and the actions, see envs/base.py) and verified
   against the last observation; the rest of the batch is then re-run on the new worker. An episode
   whose replay fails or diverges ends as failed, never as silently wrong.
+
+Why about 700 lines in one file: the in-process pool, the worker pool, the worker's loop and their message
+protocol change together (a new request kind touches all four), and the failure handling (timeouts, dead workers,
+restarts) is only correct when read as one.
 """
 
 from __future__ import annotations

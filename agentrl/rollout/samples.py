@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import torch
 
-from agentrl.rollout.episode import Episode
+from agentrl.rollout.episode import Episode, Step
 
 
 def pad_sequences(rows: Sequence[Sequence], value, side: str, dtype=torch.long) -> torch.Tensor:
@@ -38,6 +38,14 @@ def loss_mask(rows: dict[str, torch.Tensor]) -> torch.Tensor:
     """The tokens the loss covers: completion_mask, times tool_mask where rows have one (concat)."""
     mask = rows["completion_mask"]
     return mask * rows["tool_mask"] if "tool_mask" in rows else mask
+
+
+def scored_policy_logps(steps: Sequence[Step], rows: Sequence[Sequence[float] | None]) -> dict[str, torch.Tensor]:
+    """{"rollout_policy_logps": (R, T)} when every step carries the policy's scored log-probs (a vLLM rollout whose
+    turns were scored), else {}: the update then uses them as the old-policy log-probs."""
+    if not steps or any(step.policy_logprobs is None for step in steps):
+        return {}
+    return {"rollout_policy_logps": pad_sequences(rows, 0.0, "right", torch.float32)}
 
 
 def per_step_rows(
@@ -66,6 +74,7 @@ def per_step_rows(
             truncated.append(step.truncated)
     if len(step_advantages) != len(responses):
         raise ValueError(f"{len(step_advantages)} step advantages for {len(responses)} steps")
+    steps = [step for episode in episodes for step in episode.steps]
     completion_mask = pad_sequences([[1] * len(r) for r in responses], 0, "right", torch.long)
     advantages = torch.tensor([float(a) for a in step_advantages], dtype=torch.float32)[:, None] * completion_mask
     truncated_t = torch.tensor(truncated, dtype=torch.bool)
@@ -82,7 +91,7 @@ def per_step_rows(
         "episode_index": torch.tensor(episode_index, dtype=torch.long),
         "step_index": torch.tensor(step_index, dtype=torch.long),
         "truncated": truncated_t,
-    }
+    } | scored_policy_logps(steps, [s.policy_logprobs for s in steps])
 
 
 def concat_rows(
@@ -103,12 +112,13 @@ def concat_rows(
     if len(step_advantages) != sum(episode.length for episode in episodes):
         raise ValueError(f"{len(step_advantages)} step advantages for {sum(e.length for e in episodes)} steps")
     prompts, completions, model_masks, advantages, step_of_token, logps, entropies = ([] for _ in range(7))
+    steps_seen, policy = [], []  # policy: each row's scored policy log-probs (0 on environment ids)
     episode_index, truncated = [], []
     position = 0
     for number, episode in enumerate(episodes):
         if not episode.steps:
             continue
-        ids, mask, advantage, steps, logp, entropy = [], [], [], [], [], []
+        ids, mask, advantage, steps, logp, entropy, mine = [], [], [], [], [], [], []
         for turn, step in enumerate(episode.steps):
             if turn > 0:  # the environment's answer to the previous turn: context, not trained on
                 width = len(step.prompt_ids)
@@ -118,6 +128,7 @@ def concat_rows(
                 steps += [-1] * width
                 logp += [0.0] * width
                 entropy += [0.0] * width
+                mine += [0.0] * width
             width = len(step.response_ids)
             trained = not (mask_truncated and step.truncated)
             ids += step.response_ids
@@ -126,6 +137,8 @@ def concat_rows(
             steps += [turn] * width
             logp += step.logprobs
             entropy += step.entropies
+            mine += step.policy_logprobs or []
+            steps_seen.append(step)
         position += episode.length
         if mask_truncated and episode.context_truncated:
             mask = [0] * len(mask)
@@ -136,6 +149,7 @@ def concat_rows(
         step_of_token.append(steps)
         logps.append(logp)
         entropies.append(entropy)
+        policy.append(mine)
         episode_index.append(number)
         truncated.append(episode.context_truncated)
     tool_mask = pad_sequences(model_masks, 0, "right", torch.long)
@@ -152,4 +166,4 @@ def concat_rows(
         "episode_index": torch.tensor(episode_index, dtype=torch.long),
         "step_index": torch.zeros(len(completions), dtype=torch.long),
         "truncated": torch.tensor(truncated, dtype=torch.bool),
-    }
+    } | scored_policy_logps(steps_seen, policy)

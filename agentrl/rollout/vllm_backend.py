@@ -2,8 +2,11 @@
 
 Token ids in, token ids and vLLM's sampling log-probs out, one call per turn for every live episode of a
 rank. vLLM returns the sampled token's log-prob only, not the full-vocabulary entropy that agentrl's
-entropy dynamics and EMPG read, so the policy scores each turn's tokens once (a no-grad forward over
-prompt + response, at the sampling temperature): that gives the entropies, and the policy's own log-probs.
+entropy dynamics and EMPG read. When something reads them (agentrl.training.policy_logps.reads_rollout_entropies),
+the policy scores each turn's tokens once (a no-grad forward over prompt + response, at the sampling
+temperature): that gives the entropies, and the policy's own log-probs, which the update then uses as the
+old-policy log-probs instead of computing them again. Otherwise no scoring pass runs and the steps carry no
+entropies.
 
 vLLM is a GPU-only extra. Any object with `VLLMGeneration`'s `generate(prompts, images, num_generations)`
 and `sync_weights()` (and its `temperature`, `max_completion_length`, `generation_kwargs` attributes) is an
@@ -47,20 +50,6 @@ def sampled_logprobs(row: Sequence[Sequence[float | None]]) -> list[float]:
     return [math.nan if lp[0] is None else float(lp[0]) for lp in row]
 
 
-def leave_out_of_sync(engine: Any, name_part: str) -> None:
-    """Stream every parameter to vLLM except those whose name contains `name_part` (the SEAL head: the served
-    model has no such module and vLLM refuses unknown weights). Wraps TRL's `VLLMGeneration._iter_named_params`
-    (TRL is pinned to 1.16); the gathering it does per parameter still runs, so ranks stay in step."""
-    iterate = engine._iter_named_params
-
-    def served_parameters():
-        for name, parameter in iterate():
-            if name_part not in name:
-                yield name, parameter
-
-    engine._iter_named_params = served_parameters
-
-
 class VLLMGenerator:
     """One turn of every live episode through vLLM; ranks stay in lockstep when generation is collective.
 
@@ -81,7 +70,7 @@ class VLLMGenerator:
         stop_ids: Sequence[int],
         max_new_tokens: int,
         temperature: float,
-        score: Scorer,
+        score: Scorer | None,
         max_over_ranks: Callable[[int], int] | None = None,
     ):
         self.engine = engine
@@ -118,10 +107,17 @@ class VLLMGenerator:
             responses.append(ids[:length])
             sampling_logps.append(sampled_logprobs(row[:length]))
             truncated.append(cut)
-        _, entropies = self.score(prompts, responses)
+        if self.score is None:  # nothing reads rollout entropies: no scoring forward
+            return [
+                Generation(token_ids=ids, logprobs=logps, entropies=[], truncated=cut)
+                for ids, logps, cut in zip(responses, sampling_logps, truncated, strict=True)
+            ]
+        policy, entropies = self.score(prompts, responses)
         return [
-            Generation(token_ids=ids, logprobs=logps, entropies=list(entropy), truncated=cut)
-            for ids, logps, entropy, cut in zip(responses, sampling_logps, entropies, truncated, strict=True)
+            Generation(token_ids=ids, logprobs=logps, entropies=list(entropy), truncated=cut, policy_logprobs=mine)
+            for ids, logps, entropy, cut, mine in zip(
+                responses, sampling_logps, entropies, truncated, policy, strict=True
+            )
         ]
 
 

@@ -30,6 +30,9 @@ rollout batch; evaluation plays up to its batch of tasks at once). A server star
 `max_concurrent_envs` (default 1) refuses the rest; the refused episode fails with a message naming that limit,
 what this process was playing, and the fix. The client reads the Action's JSON schema from the server's
 /schema endpoint, so the environment's package is not needed on this side.
+
+Why about 450 lines in one file: the in-process and the server paths share the action/observation mapping and
+its error messages; they are one adapter with two transports.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ the task and the actions, and the caller's global random state is left untouched
 from __future__ import annotations
 
 import contextlib
+import functools
 import random
 from collections.abc import Iterator
 from typing import Any
@@ -73,9 +74,39 @@ def move_aware_expert_class() -> Any:
     return _EXPERT_CLASS
 
 
+# Distinct (domain, problem, optimize) translations kept per process: a training batch resets each of its tasks'
+# game once per group member (16 games x 8 members), and the eval panels replay the same games every evaluation.
+TRANSLATIONS_KEPT = 64
+
+
+def share_translations() -> None:
+    """Translate each PDDL problem to SAS once per process instead of at every load and reset.
+
+    TextWorld's PddlState runs Fast Downward's PDDL->SAS translation (`fast_downward.pddl2sas`, pure Python,
+    about 0.13 s) twice per state, and PddlEnv builds a state at `load` and again at every `reset`: four
+    translations of the same text per episode, most of the cost of starting one. The translation is a pure
+    function of its text arguments and PddlState only reads what it returns (the task's actions, types,
+    objects and initial atoms, and the SAS text it passes to the planner), so one result serves every state of
+    the same game. Wrapped once; idempotent.
+    """
+    import fast_downward
+
+    if getattr(fast_downward.pddl2sas, "agentrl_shared", False):
+        return
+    translate = functools.lru_cache(maxsize=TRANSLATIONS_KEPT)(fast_downward.pddl2sas)
+
+    @functools.wraps(fast_downward.pddl2sas)
+    def shared_pddl2sas(domain: str, problem: str, verbose: bool = False, optimize: bool = False) -> Any:
+        return translate(domain, problem, verbose, optimize)
+
+    shared_pddl2sas.agentrl_shared = True  # type: ignore[attr-defined]
+    fast_downward.pddl2sas = shared_pddl2sas  # textworld.envs.pddl.logic calls it through the module
+
+
 def make_engine() -> Any:
     """An unloaded PddlEnv wrapped like AlfredTWEnv does (expert: handcoded); call .load(game) next."""
     require_alfworld()
+    share_translations()
     import textworld
     from alfworld.agents.environment.alfred_tw_env import AlfredDemangler, AlfredExpertType, AlfredInfos
     from textworld.envs import PddlEnv

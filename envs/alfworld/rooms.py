@@ -191,9 +191,6 @@ class Layout:
     def types(self) -> set[str]:
         return {r.type for r in self.receptacles}
 
-    def of_type(self, receptacle_type: str) -> list[Receptacle]:
-        return [r for r in self.receptacles if r.type == receptacle_type]
-
 
 def room_type_of(scene: int) -> str:
     from alfworld.gen import constants

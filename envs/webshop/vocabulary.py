@@ -9,6 +9,9 @@ so a wrong type from the right shelf still earns r_type 1.0 through category_mat
 Nouns: WebShop's type reward keeps the NOUN/PROPN tokens of a name (spaCy). The generator writes every
 title from the words below, so it knows their nouns: NOUNS lists the common nouns, and every brand is a
 proper noun. A word outside both is not a noun.
+
+Why about 450 lines in one file: it is data (word lists), kept in one place so the generator and the noun rule
+read the same words.
 """
 
 from __future__ import annotations
