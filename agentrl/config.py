@@ -231,6 +231,13 @@ class AgentRLConfig(GRPOConfig):
         },
     )
     seal_coef: float = field(default=0.02, metadata={"help": "SEAL: loss coefficient (the release's 0.02)."})
+    seal_head_only: bool = field(
+        default=False,
+        metadata={
+            "help": "SEAL ablation: the loss trains the head alone (hidden states detached before it), so the "
+            "backbone and the representation the LM head reads get no gradient from SEAL. The release: false."
+        },
+    )
     seal_layer: int = field(
         default=-1,
         metadata={

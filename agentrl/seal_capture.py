@@ -152,7 +152,7 @@ class SealCapture:
             return
         both_classes = bool(micro["seal_both_classes"])
         loss, metrics = seal_loss(
-            hidden,
+            hidden.detach() if self.args.seal_head_only else hidden,  # head only: the backbone gets no SEAL gradient
             mask,
             micro["seal_labels"],
             getattr(self.base, HEAD_NAME, None),

@@ -24,8 +24,9 @@ overrides() {  # the configuration's changes to recipes/quickstart.yaml (DAPO lo
     grpo)                 echo "--loss_type grpo --epsilon_high 0.2" ;;
     grpo_empg)            echo "--loss_type grpo --epsilon_high 0.2 --empg true" ;;
     grpo_seal)            echo "--loss_type grpo --epsilon_high 0.2 --seal true" ;;
+    grpo_seal_head_only)  echo "--loss_type grpo --epsilon_high 0.2 --seal true --seal_head_only true" ;;
     dapo_empg_seal_pulse) echo "--dynamic_sampling true --overlong_buffer_length 4 --empg true --seal true $PULSE" ;;
-    *) echo "unknown configuration $1 (known: grpo grpo_empg grpo_seal dapo_empg_seal_pulse)" >&2; exit 2 ;;
+    *) echo "unknown configuration $1 (known: grpo grpo_empg grpo_seal grpo_seal_head_only dapo_empg_seal_pulse)" >&2; exit 2 ;;
   esac
 }
 for config in $CONFIGS; do overrides "$config" > /dev/null; done

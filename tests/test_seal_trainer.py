@@ -11,6 +11,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from agentrl.envs import make_env
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM
 
@@ -19,7 +20,6 @@ from agentrl.models import lora_config
 from agentrl.rollout.episode import Episode
 from agentrl.seal_capture import HEAD_NAME, attach_seal_head, base_model
 from agentrl.trainer import AgentGRPOTrainer
-from agentrl.envs import make_env
 from tests.test_credit_trainer import step
 
 GROUP = 4  # rollouts per task
@@ -77,8 +77,13 @@ def last(trainer, name):
 
 
 def backbone_grad(trainer) -> float:
+    """Gradient mass on the decoder layers (the SEAL head has `layers.` in its names too: left out)."""
     model = base_model(trainer.model)
-    return sum(p.grad.abs().sum().item() for n, p in model.named_parameters() if "layers." in n and p.grad is not None)
+    return sum(
+        p.grad.abs().sum().item()
+        for n, p in model.named_parameters()
+        if "layers." in n and HEAD_NAME not in n and p.grad is not None
+    )
 
 
 WINS = [1, 0, 1, 0, 0, 1, 1, 0]
@@ -164,6 +169,17 @@ def test_seal_gradient_reaches_the_backbone(tiny_model_dir, tiny_tokenizer, tmp_
             assert backbone_grad(trainer) > 0  # only SEAL has a gradient here (LoRA: the adapter's A/B)
         else:
             assert backbone_grad(trainer) == 0.0  # the control: without SEAL this batch moves nothing
+
+
+def test_seal_head_only_trains_the_head_and_leaves_the_backbone_alone(tiny_model_dir, tiny_tokenizer, tmp_path):
+    """The ablation: the same SEAL loss, its gradient stopped before the head (this batch's policy loss is 0)."""
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    trainer, inputs = seal_trainer(model, tiny_tokenizer, tmp_path, seal=True, seal_head_only=True)
+    trainer.training_step(trainer.model, inputs)
+    head = getattr(base_model(trainer.model), HEAD_NAME)
+    assert backbone_grad(trainer) == 0.0
+    assert sum(p.grad.abs().sum().item() for p in head.parameters()) > 0
+    assert last(trainer, "seal/loss") > 0
 
 
 def test_centroid_cosine_is_logged_with_seal_off_and_matches_an_independent_computation(
