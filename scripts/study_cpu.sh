@@ -13,6 +13,7 @@ UPDATES=${UPDATES:-40}
 CONFIGS=${CONFIGS:-"grpo grpo_empg grpo_seal dapo_empg_seal_pulse"}
 OUT=${OUT:-runs/study_cpu}
 RESULTS=${RESULTS:-docs/results.md}
+TITLE=${TITLE:-"Results: the CPU study"}  # the page title; COMMAND: how the page says it was run
 export OMP_NUM_THREADS=1
 
 # The pulse controller of recipes/entropy/shift_pulse.yaml: fires on a collapse (step entropy < 0.02), an Echo-Trap
@@ -52,5 +53,5 @@ $(overrides "$config") > $run.log 2>&1 || echo 'FAILED: $run (see $run.log)'")
 done
 [ ${#jobs[@]} -eq 0 ] || printf '%s\n' "${jobs[@]}" | xargs -d "\n" -P 2 -I{} bash -c "{}"
 
-python scripts/study_summary.py "$OUT" $CONFIGS --output "$RESULTS" --title "Results: the CPU study" --wall_time_s $(($(date +%s) - started)) \
-  --command "SEEDS=\"$SEEDS\" UPDATES=$UPDATES scripts/study_cpu.sh"
+python scripts/study_summary.py "$OUT" $CONFIGS --output "$RESULTS" --title "$TITLE" --wall_time_s $(($(date +%s) - started)) \
+  --command "${COMMAND:-SEEDS=\"$SEEDS\" UPDATES=$UPDATES scripts/study_cpu.sh}"
