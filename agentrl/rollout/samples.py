@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import torch
 
-from agentrl.rollout.episode import Episode, Step
+from agentrl.rollout.episode import Episode
 
 
 def pad_sequences(rows: Sequence[Sequence], value, side: str, dtype=torch.long) -> torch.Tensor:
@@ -40,10 +40,10 @@ def loss_mask(rows: dict[str, torch.Tensor]) -> torch.Tensor:
     return mask * rows["tool_mask"] if "tool_mask" in rows else mask
 
 
-def scored_policy_logps(steps: Sequence[Step], rows: Sequence[Sequence[float] | None]) -> dict[str, torch.Tensor]:
-    """{"rollout_policy_logps": (R, T)} when every step carries the policy's scored log-probs (a vLLM rollout whose
-    turns were scored), else {}: the update then uses them as the old-policy log-probs."""
-    if not steps or any(step.policy_logprobs is None for step in steps):
+def scored_policy_logps(rows: Sequence[Sequence[float] | None], step_scored: Sequence[bool]) -> dict[str, torch.Tensor]:
+    """{"rollout_policy_logps": (R, T)} when every step (`step_scored`) carries the policy's scored log-probs (a vLLM
+    rollout whose turns were scored), else {}: the update then uses them as the old-policy log-probs."""
+    if not step_scored or not all(step_scored):
         return {}
     return {"rollout_policy_logps": pad_sequences(rows, 0.0, "right", torch.float32)}
 
@@ -61,7 +61,7 @@ def per_step_rows(
     rollout_entropies (right-padded, 0 beyond the response), advantages (R, T: the step's advantage on
     its response tokens, 0 on padding), episode_index (R,), step_index (R,), truncated (R,).
     """
-    prompts, responses, logps, entropies = [], [], [], []
+    prompts, responses, logps, entropies, policy = [], [], [], [], []
     episode_index, step_index, truncated = [], [], []
     for number, episode in enumerate(episodes):
         for position, step in enumerate(episode.steps):
@@ -69,12 +69,12 @@ def per_step_rows(
             responses.append(step.response_ids)
             logps.append(step.logprobs)
             entropies.append(step.entropies)
+            policy.append(step.policy_logprobs)
             episode_index.append(number)
             step_index.append(position)
             truncated.append(step.truncated)
     if len(step_advantages) != len(responses):
         raise ValueError(f"{len(step_advantages)} step advantages for {len(responses)} steps")
-    steps = [step for episode in episodes for step in episode.steps]
     completion_mask = pad_sequences([[1] * len(r) for r in responses], 0, "right", torch.long)
     advantages = torch.tensor([float(a) for a in step_advantages], dtype=torch.float32)[:, None] * completion_mask
     truncated_t = torch.tensor(truncated, dtype=torch.bool)
@@ -91,7 +91,7 @@ def per_step_rows(
         "episode_index": torch.tensor(episode_index, dtype=torch.long),
         "step_index": torch.tensor(step_index, dtype=torch.long),
         "truncated": truncated_t,
-    } | scored_policy_logps(steps, [s.policy_logprobs for s in steps])
+    } | scored_policy_logps(policy, [p is not None for p in policy])
 
 
 def concat_rows(
@@ -112,7 +112,7 @@ def concat_rows(
     if len(step_advantages) != sum(episode.length for episode in episodes):
         raise ValueError(f"{len(step_advantages)} step advantages for {sum(e.length for e in episodes)} steps")
     prompts, completions, model_masks, advantages, step_of_token, logps, entropies = ([] for _ in range(7))
-    steps_seen, policy = [], []  # policy: each row's scored policy log-probs (0 on environment ids)
+    policy, step_scored = [], []  # policy: each row's scored policy log-probs (0 on environment ids)
     episode_index, truncated = [], []
     position = 0
     for number, episode in enumerate(episodes):
@@ -138,7 +138,7 @@ def concat_rows(
             logp += step.logprobs
             entropy += step.entropies
             mine += step.policy_logprobs or []
-            steps_seen.append(step)
+            step_scored.append(step.policy_logprobs is not None)
         position += episode.length
         if mask_truncated and episode.context_truncated:
             mask = [0] * len(mask)
@@ -166,4 +166,4 @@ def concat_rows(
         "episode_index": torch.tensor(episode_index, dtype=torch.long),
         "step_index": torch.zeros(len(completions), dtype=torch.long),
         "truncated": torch.tensor(truncated, dtype=torch.bool),
-    } | scored_policy_logps(steps_seen, policy)
+    } | scored_policy_logps(policy, step_scored)
