@@ -333,3 +333,27 @@ def test_expert_recovers_from_detours(name):
             remaining += 1
         # From any state: at most drop, fetch (go, open, take), treat (go, use), deliver (go, open, move).
         assert remaining <= 9
+
+
+def test_target_moved_leaves_the_text_and_puts_the_target_in_the_first_other_receptacle():
+    """The revival shift (docs/entropy.md): same room and text, the target elsewhere; the habit fails, the oracle
+    wins with the pre-shift verbs and names (scripts/revival_oracle.py checks the same on every task it is given)."""
+    from scripts.revival_oracle import check
+
+    before, after = make_env("household-easy"), make_env("household-easy", target_moved=True)
+    task_id = "household-easy/train/00001"
+    text_before, _ = before.reset(task_id)
+    text_after, _ = after.reset(task_id)
+    assert text_after == text_before  # the hint is now stale
+    task = make_task(task_id, "train", before.spec)
+    old_place = dict(task.placements)[task.target]
+    new_place = [recep for recep in task.receptacles if recep not in (task.goal, old_place)][0]
+    assert dict(after._task.placements)[task.target] == new_place
+    assert {obj: place for obj, place in after._task.placements if obj != task.target} == {
+        obj: place for obj, place in task.placements if obj != task.target
+    }
+    figures = check("household-easy", "eval_in", tasks=50, max_steps=8)
+    assert figures["oracle_success"] == 1.0 and figures["oracle_episodes_outside_pre_shift_vocabulary"] == 0
+    assert figures["habit_success"] == 0.0
+    with pytest.raises(ValueError, match="target_moved needs a variant"):
+        make_env("household", target_moved=True)

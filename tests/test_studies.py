@@ -92,3 +92,89 @@ def test_reproduce_runs_the_seeds_and_aggregates(tmp_path):
         ["scripts/reproduce.sh", "empg/nope"], cwd=ROOT, env=environment, capture_output=True, text=True
     )
     assert wrong.returncode == 2 and "empg/alfworld_qwen2.5_7b_dapo_empg" in wrong.stderr
+
+
+def fake_revival_run(folder: Path, successes: list[float], held_out: float, pulses: int = 0) -> None:
+    folder.mkdir(parents=True)
+    updates = [
+        {
+            "step": step + 1,
+            "success_rate": rate,
+            "rollout/episodes": 50.0,
+            "entropy/step_mean": 0.1,
+            "entropy/pulses": float(pulses),
+            "degen/invalid_action_rate": 0.25,
+        }
+        for step, rate in enumerate(successes)
+    ]
+    (folder / "metrics.jsonl").write_text("\n".join(json.dumps(u) for u in updates) + "\n")
+    (folder / "eval.json").write_text(json.dumps({"after": {"success_rate": held_out, "num_episodes": 100}}))
+
+
+def test_revival_page_figures_by_hand(tmp_path):
+    root = tmp_path / "revival"
+    warm = root / "warm_start"
+    fake_revival_run(warm, [0.2] * 5 + [0.6, 0.6, 0.8, 0.8, 0.7], 0.795)
+    (warm / "eval.json").write_text(
+        json.dumps({"after": {"success_rate": 0.795}, "num_tasks": 200, "split": "eval_in", "temperature": 0.4})
+    )
+    fake_revival_run(root / "none" / "seed1", [0.0, 0.0, 0.1, 0.2], 0.02)
+    fake_revival_run(root / "none" / "seed2", [0.0, 0.0, 0.0, 0.0], 0.04)
+    fake_revival_run(root / "pulse" / "seed1", [0.0, 0.2, 0.4, 0.5], 0.30, pulses=2)
+    fake_revival_run(root / "pulse" / "seed2", [0.0, 0.1, 0.3, 0.36], 0.50, pulses=1)
+    page = tmp_path / "entropy.md"
+    page.write_text("# Entropy\n\nkept\n")
+    subprocess.run(
+        [sys.executable, "scripts/revival_summary.py", str(root), "none", "pulse", "--page", str(page)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    text = page.read_text()
+    assert text.startswith("# Entropy\n\nkept\n")
+    # pre-shift level: mean of the warm start's last 5 updates (0.6, 0.6, 0.8, 0.8, 0.7) = 70%; recovery at 35%
+    assert "last 5 updates is 70.0%" in text and "reaches half of it, 35.0%" in text
+    none = next(line for line in text.splitlines() if line.startswith("| none "))
+    pulse = next(line for line in text.splitlines() if line.startswith("| pulse "))
+    assert "| never, never | 0/2 |" in none
+    # first update reaching 0.35: 0.4 at update 3, 0.36 at update 4
+    assert "| 3, 4 | 2/2 |" in pulse
+    # held-out 0.30 and 0.50: mean 40.0, t(0.975, 1) = 12.706 x sd 0.1414 / sqrt 2 = 127.1 points
+    assert "| 40.0 ± 127.1% |" in pulse
+    # pooled 80 / 200 = 0.4, Wilson: (0.4 + 1.96^2 / 400 +- 1.96 sqrt(0.24 / 200 + 1.96^2 / 160000))
+    # / (1 + 1.96^2 / 200) = [0.3346, 0.4692]; z vs none (6 / 200):
+    # p = 86 / 400 = 0.215, z = 0.37 / sqrt(0.215 x 0.785 x 2 / 200) = 9.0
+    # rollout wins: 50 episodes x (0 + 0.2 + 0.4 + 0.5) = 55 and 50 x (0 + 0.1 + 0.3 + 0.36) = 38
+    assert "| 40.0% [33.5, 46.9] | +9.0 | 55, 38 | 1.5 | 0.100 | 25.0% |" in pulse
+    # a second run of the script replaces its section instead of appending another
+    subprocess.run(
+        [sys.executable, "scripts/revival_summary.py", str(root), "none", "pulse", "--page", str(page)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    assert page.read_text().count("<!-- revival study:") == 1
+    assert (tmp_path / "figures" / "revival_success.png").stat().st_size > 1000
+
+
+def test_quickstart_seed_table_by_hand(tmp_path):
+    out = tmp_path / "seeds"
+    for seed, before, after, seconds in ((1, 0.66, 0.795, 420.0), (2, 0.70, 0.80, 450.0)):
+        (out / f"seed{seed}").mkdir(parents=True)
+        result = {"before": {"success_rate": before}, "after": {"success_rate": after}, "wall_time_s": seconds}
+        (out / f"seed{seed}" / "eval.json").write_text(json.dumps(result))
+    page = tmp_path / "quickstart.md"
+    page.write_text("# Quickstart\n")
+    environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    done = subprocess.run(
+        ["scripts/quickstart_seeds.sh"],
+        cwd=ROOT,
+        env={**environment, "SEEDS": "1 2", "OUT": str(out), "PAGE": str(page)},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = page.read_text()
+    assert "| 1 | 66.0% | 79.5% | +13.5 | 7.0 |" in text and "| 2 | 70.0% | 80.0% | +10.0 | 7.5 |" in text
+    # before 66, 70: mean 68.0, sd 2.83; after 79.5, 80: 79.8 (79.75), sd 0.35; gain 13.5, 10: 11.8 (11.75), sd 2.47
+    assert "| mean ± sd | 68.0 ± 2.8% | 79.8 ± 0.4% | 11.8 ± 2.5 | |" in text

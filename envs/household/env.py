@@ -9,7 +9,7 @@ from agentrl.envs.base import TextEnv, numbered_task_ids, parse_numbered_task_id
 from agentrl.envs.household.commands import Command, admissible_commands, apply, describe_room
 from agentrl.envs.household.expert import expert_action
 from agentrl.envs.household.state import State
-from agentrl.envs.household.world import Task, WorldSpec, make_task, preposition
+from agentrl.envs.household.world import Task, WorldSpec, make_task, move_target, preposition
 
 INVALID = "Nothing happens."
 _MOVE = re.compile(r"^move (.+) to (.+)$")
@@ -40,9 +40,15 @@ class HouseholdEnv(TextEnv):
         num_eval_in_tasks: int = 200,
         num_eval_out_tasks: int = 200,
         put_grammar: bool = False,
+        target_moved: bool = False,
     ) -> None:
         if max_steps < 1:
             raise ValueError(f"{name}: max_steps must be at least 1, got {max_steps}")
+        if target_moved and not (spec.hint or spec.listing):
+            raise ValueError(
+                f"{name}: target_moved needs a variant whose task text says where the target lies "
+                "(household-easy or household-lookup); here the agent searches anyway, so moving it changes nothing"
+            )
         self.name = name
         self.spec = spec
         self.max_steps = max_steps
@@ -50,6 +56,9 @@ class HouseholdEnv(TextEnv):
         # ALFWorld <= 0.3 said "put {o} in/on {r}" where 0.4.2 says "move {o} to {r}": a real grammar change
         # between releases, and the environment shift of the Entropulse demonstration (docs/entropy.md).
         self.put_grammar = put_grammar
+        # The target lies elsewhere than the task text says (world.move_target): the Entropulse revival shift, where
+        # the habitual action stops paying and another one the policy can already say pays instead.
+        self.target_moved = target_moved
         self._split_sizes = {"train": num_train_tasks, "eval_in": num_eval_in_tasks, "eval_out": num_eval_out_tasks}
         self._task: Task | None = None
         self._state: State | None = None
@@ -62,6 +71,8 @@ class HouseholdEnv(TextEnv):
 
     def _reset(self, task_id: str) -> tuple[str, dict[str, Any]]:
         self._task = make_task(task_id, self._split_of_id(task_id), self.spec)
+        if self.target_moved:
+            self._task = move_target(self._task)
         self._state = State.start(self._task)
         self._steps = 0
         self._done = False

@@ -8,6 +8,7 @@ everywhere.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import zlib
 from collections import Counter
@@ -156,6 +157,20 @@ def make_task(task_id: str, split: str, spec: WorldSpec) -> Task:
     elif spec.listing:
         text += ". " + _listing(sorted(placements))
     return Task(task_id, task_type, receptacles, tuple(sorted(placements)), target, goal, treatment, text)
+
+
+def move_target(task: Task) -> Task:
+    """`task` after its target was moved, the task text unchanged: its hint (or listing) now points to the wrong place.
+
+    The environment shift of the Entropulse revival study (docs/entropy.md): the action the trained policy keeps
+    choosing ("go to" where the text says) stops paying, and another one it can already say pays instead. The new
+    place is the room's first receptacle, in the order the room description lists them, that is neither the goal
+    nor the old place: a fixed rule, so a policy can learn it, over names the policy has always read and copied.
+    """
+    old_place = dict(task.placements)[task.target]
+    new_place = next(recep for recep in task.receptacles if recep not in (task.goal, old_place))
+    placements = [(obj, new_place if obj == task.target else place) for obj, place in task.placements]
+    return dataclasses.replace(task, placements=tuple(sorted(placements)))
 
 
 def _listing(placements: list[tuple[str, str]]) -> str:
