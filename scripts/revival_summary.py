@@ -141,7 +141,8 @@ def plot(root: Path, configs: list[str], level: float, output_dir: Path) -> list
                 if phase in PHASE_COLOURS:
                     axis.scatter(r["step"], r["entropy/step_mean"], s=18, color=PHASE_COLOURS[phase], zorder=3)
             pulsing = [r["step"] for r in run.updates if r.get("entropy/pulse_active")]
-            axis.scatter(pulsing, [1.5e-3] * len(pulsing), marker="|", color=line.get_color(), s=60)
+            tick_height = 1.5e-3 * 1.4**number  # one row of ticks per seed, so seeds that pulse together stay visible
+            axis.scatter(pulsing, [tick_height] * len(pulsing), marker="|", color=line.get_color(), s=60)
         axis.set(title=config, xlabel="update after the shift", yscale="log")
     axes[0][0].set_ylabel("rollout step entropy (nats)")
     for phase, colour in PHASE_COLOURS.items():
