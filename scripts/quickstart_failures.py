@@ -7,8 +7,10 @@ Each failed episode is replayed in a fresh environment next to the oracle (envs/
 state), and its first action that differs from the oracle's is classified:
     wrong instance number  same verb and receptacle type, another number ("go to drawer 1" for "go to drawer 3")
     back to the object's place   "go to" where the target lay, when the oracle goes to the goal
+    wrong object           "take" or "move" of another object than the target (a distractor lying beside it)
+    wrong receptacle type  same verb, another receptacle type ("go to shelf 1" for "go to drawer 1")
     skipped a step         another verb than the oracle's ("go to" the goal before "take")
-    other                  anything else (a wrong object, a garbled action)
+    other                  anything else (a garbled action)
 """
 
 from __future__ import annotations
@@ -33,9 +35,13 @@ def classify(action: str, expert: str, target_place: str) -> str:
         return "skipped a step" if said and said[0] in ("go", "take", "open", "move") else "other"
     if wanted[0] == "go" and action == f"go to {target_place}":
         return "back to the object's place"
+    if wanted[0] in ("take", "move") and said[1:3] != wanted[1:3]:
+        return "wrong object"
     mine, theirs = _NAMED.search(action), _NAMED.search(expert)
     if mine and theirs and mine[1] == theirs[1] and mine[2] != theirs[2]:
         return "wrong instance number"
+    if mine and theirs and mine[1] != theirs[1]:
+        return "wrong receptacle type"
     return "other"
 
 
