@@ -4,8 +4,8 @@
 # stops paying, another one the policy can already say pays), then UPDATES more updates under each entropy
 # controller, SEEDS seeds each, all from the same warm start. It checks the shift first (scripts/revival_oracle.py:
 # the oracle, restricted to the pre-shift vocabulary, solves every shifted task), then writes the study's section of
-# docs/entropy.md and docs/figures/revival_*.png. About 80 minutes for 4 x 5 runs on 2 cores (two runs at a time, one
-# thread each), plus 7 for the warm start if runs/quickstart/final is missing. Finished runs are kept: rerunning resumes.
+# docs/entropy.md and docs/figures/revival_*.png. 72 minutes for 4 x 5 runs on 2 cores (two at a time, one thread
+# each), plus 7 for the warm start if runs/quickstart/final is missing. Finished runs are kept: rerunning resumes.
 #   scripts/revival_study.sh                                   SEEDS="1 2 3 4 5" UPDATES=20
 #   CONFIGS="none pulse_0.05_3 pulse_0.05_10" SEEDS=0 UPDATES=10 OUT=runs/revival_tune PAGE=/tmp/revival.md \
 #     scripts/revival_study.sh                                 (tuning, on a seed the table does not use)
