@@ -20,7 +20,6 @@ import collections
 import functools
 import re
 
-import torch
 from agentrl.envs import make_env
 
 from agentrl.evaluation import evaluate_policy
@@ -55,30 +54,25 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42, help="sampling seed (a run evaluates with its own seed)")
     options = parser.parse_args()
 
-    torch.manual_seed(options.seed)
     model, tokenizer = load_policy(options.model, dtype="auto"), load_tokenizer(options.model)
     factory = functools.partial(make_env, options.env, max_steps=options.max_steps)
     task_ids = make_env(options.env).task_ids("eval_in")[: options.tasks]
     summary, episodes = evaluate_policy(
         model, tokenizer, factory, task_ids, max_new_tokens=20, temperature=options.temperature, seed=options.seed
-    )
+    )  # seeded sampling: a run's own --seed reproduces its eval.json
     env = factory()
     by_numbers: dict[bool, list[bool]] = {False: [], True: []}  # does the plan name an instance numbered 2 or more?
-    for episode in episodes:
-        env.reset(episode.task_id)
-        task = env._task
-        places = (dict(task.placements)[task.target], task.goal)
-        by_numbers[any(not place.endswith(" 1") for place in places)].append(
-            any(step.env_reward > 0 for step in episode.steps)
-        )
     kinds: collections.Counter[str] = collections.Counter()
     steps: collections.Counter[int] = collections.Counter()
     for episode in episodes:
-        if any(step.env_reward > 0 for step in episode.steps):
-            continue
         _, info = env.reset(episode.task_id)
-        target_place = dict(env._task.placements)[env._task.target]
-        for number, step in enumerate(episode.steps):
+        task = env._task
+        target_place = dict(task.placements)[task.target]
+        won = any(step.env_reward > 0 for step in episode.steps)
+        by_numbers[any(not place.endswith(" 1") for place in (target_place, task.goal))].append(won)
+        if won:
+            continue
+        for number, step in enumerate(episode.steps):  # replayed beside the oracle up to its first other action
             if step.action != info["expert_action"]:
                 kinds[classify(step.action, info["expert_action"], target_place)] += 1
                 steps[number] += 1

@@ -36,15 +36,31 @@ class Run:
         return float(self.updates[-1].get(key, 0.0)) if self.updates else 0.0
 
 
+def load_run(folder: Path) -> Run:
+    """A finished run folder: its eval.json and the metrics.jsonl records of its optimizer updates."""
+    records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    return Run(json.loads((folder / "eval.json").read_text()), [r for r in records if "success_rate" in r])
+
+
 def finished_runs(root: Path, config: str) -> list[Run]:
     """Every finished seed of `config` (one with an eval.json)."""
-    runs = []
-    for folder in sorted((root / config).glob("seed*")):
-        if (folder / "eval.json").exists():
-            records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
-            updates = [r for r in records if "success_rate" in r]
-            runs.append(Run(json.loads((folder / "eval.json").read_text()), updates))
-    return runs
+    return [load_run(folder) for folder in sorted((root / config).glob("seed*")) if (folder / "eval.json").exists()]
+
+
+def short_commit() -> str:
+    """The checkout's commit, as a generated page records it."""
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+
+
+def replace_section(page: Path, begin: str, end: str, text: str) -> None:
+    """Write `text` (which starts with `begin` and ends with `end`) over the page's section between those markers,
+    or append it when the page has none; the rest of the page is left alone."""
+    old = page.read_text() if page.exists() else ""
+    if begin in old and end in old:
+        new = old[: old.index(begin)] + text + old[old.index(end) + len(end) :]
+    else:
+        new = old.rstrip("\n") + "\n\n" + text + "\n"
+    page.write_text(new)
 
 
 def mean_std(values: list[float], scale: float = 100.0, digits: int = 1) -> str:
@@ -185,7 +201,7 @@ def run_setup(root: Path, config: str) -> dict:
 
 
 def page(root: Path, configs: list[str], figures: list[Path], output: Path, args: argparse.Namespace) -> str:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    commit = short_commit()
     # changes other than this page and its figures (being rewritten now) make the commit an incomplete record
     here = Path.cwd()
     own = [f":(exclude){p.resolve().relative_to(here)}" for p in (output, *figures) if p.resolve().is_relative_to(here)]

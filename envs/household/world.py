@@ -8,11 +8,10 @@ everywhere.
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import zlib
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # Kept small on purpose: a tiny word-level model must cover every word the env can print.
 OBJECT_TYPES = ("apple", "bread", "egg", "knife", "mug", "plate", "potato", "tomato")
@@ -170,7 +169,7 @@ def move_target(task: Task) -> Task:
     old_place = dict(task.placements)[task.target]
     new_place = next(recep for recep in task.receptacles if recep not in (task.goal, old_place))
     placements = [(obj, new_place if obj == task.target else place) for obj, place in task.placements]
-    return dataclasses.replace(task, placements=tuple(sorted(placements)))
+    return replace(task, placements=tuple(sorted(placements)))
 
 
 def _listing(placements: list[tuple[str, str]]) -> str:
