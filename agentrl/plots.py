@@ -52,7 +52,7 @@ def _env_shift_step(run_dir: str) -> int | None:
         return (yaml.safe_load(f) or {}).get("env_shift_step")
 
 
-def _shade_phases(axis, records: list[dict]) -> None:
+def shade_phases(axis, records: list[dict]) -> None:
     steps, codes = _series(records, "entropy/phase")
     labelled = set()
     for step, code in zip(steps, codes, strict=True):
@@ -80,7 +80,7 @@ def plot_entropy_dynamics(run_dirs: Sequence[str], output: str) -> str:
         colour = colours[index % len(colours)]
         name = os.path.basename(os.path.normpath(run_dir))
         if index == 0:
-            _shade_phases(axis, records)
+            shade_phases(axis, records)
         steps, entropy = _series(records, "entropy/step_mean")
         axis.plot(steps, entropy, color=colour, lw=1.8, label=f"{name}: step entropy")
         pulse_steps, pulses = _series(records, "entropy/pulses")  # cumulative count: a start where it grows

@@ -14,6 +14,8 @@ CONFIGS=${CONFIGS:-"grpo grpo_empg grpo_seal dapo_empg_seal_pulse"}
 OUT=${OUT:-runs/study_cpu}
 RESULTS=${RESULTS:-docs/results.md}
 TITLE=${TITLE:-"Results: the CPU study"}  # the page title; COMMAND: how the page says it was run
+EXTRA=${EXTRA:-}  # recipe overrides every run of the study shares (e.g. "--learning_rate 5e-4")
+PARALLEL=${PARALLEL:-2}  # runs at a time, one thread each
 export OMP_NUM_THREADS=1
 
 # The pulse controller of recipes/entropy/shift_pulse.yaml: fires on a collapse (step entropy < 0.02), an Echo-Trap
@@ -26,8 +28,14 @@ overrides() {  # the configuration's changes to recipes/quickstart.yaml (DAPO lo
     grpo_empg)            echo "--loss_type grpo --epsilon_high 0.2 --empg true" ;;
     grpo_seal)            echo "--loss_type grpo --epsilon_high 0.2 --seal true" ;;
     grpo_seal_head_only)  echo "--loss_type grpo --epsilon_high 0.2 --seal true --seal_head_only true" ;;
+    grpo_seal_coef0.2)    echo "--loss_type grpo --epsilon_high 0.2 --seal true --seal_coef 0.2" ;;
+    grpo_seal_coef0.002)  echo "--loss_type grpo --epsilon_high 0.2 --seal true --seal_coef 0.002" ;;
+    grpo_seal_layer0)     echo "--loss_type grpo --epsilon_high 0.2 --seal true --seal_layer 0" ;;  # the middle layer
+    grpo_seal_step)       echo "--loss_type grpo --epsilon_high 0.2 --seal true --seal_pooling step" ;;
+    grpo_seal_advantage)  echo "--loss_type grpo --epsilon_high 0.2 --seal true --seal_label advantage" ;;
     dapo_empg_seal_pulse) echo "--dynamic_sampling true --overlong_buffer_length 4 --empg true --seal true $PULSE" ;;
-    *) echo "unknown configuration $1 (known: grpo grpo_empg grpo_seal grpo_seal_head_only dapo_empg_seal_pulse)" >&2; exit 2 ;;
+    *) echo "unknown configuration $1 (known: grpo grpo_empg grpo_seal grpo_seal_head_only grpo_seal_coef0.2" \
+      "grpo_seal_coef0.002 grpo_seal_layer0 grpo_seal_step grpo_seal_advantage dapo_empg_seal_pulse)" >&2; exit 2 ;;
   esac
 }
 for config in $CONFIGS; do overrides "$config" > /dev/null; done
@@ -48,10 +56,10 @@ for seed in $SEEDS; do
     jobs+=("agentrl train --config recipes/quickstart.yaml --model_name_or_path $OUT/warmup/sft_warmup \
 --sft_warmup_steps 0 --output_dir $run --seed $seed --max_steps $UPDATES --progress_bar false \
 --resume_from_checkpoint auto \
-$(overrides "$config") > $run.log 2>&1 || echo 'FAILED: $run (see $run.log)'")
+$(overrides "$config") $EXTRA > $run.log 2>&1 || echo 'FAILED: $run (see $run.log)'")
   done
 done
-[ ${#jobs[@]} -eq 0 ] || printf '%s\n' "${jobs[@]}" | xargs -d "\n" -P 2 -I{} bash -c "{}"
+[ ${#jobs[@]} -eq 0 ] || printf '%s\n' "${jobs[@]}" | xargs -d "\n" -P "$PARALLEL" -I{} bash -c "{}"
 
 python scripts/study_summary.py "$OUT" $CONFIGS --output "$RESULTS" --title "$TITLE" --wall_time_s $(($(date +%s) - started)) \
   --command "${COMMAND:-SEEDS=\"$SEEDS\" UPDATES=$UPDATES scripts/study_cpu.sh}"

@@ -27,6 +27,7 @@ DEGENERATION = ("repeat_action_rate", "repeat_sentence_rate", "invalid_action_ra
 class Run:
     result: dict  # eval.json
     updates: list[dict]  # metrics.jsonl records of the optimizer updates
+    name: str = ""  # the run folder's name (seedN)
 
     def last(self, key: str, count: int = 5, default: float = 0.0) -> float:
         values = [r[key] for r in self.updates[-count:] if key in r]
@@ -38,8 +39,13 @@ class Run:
 
 def load_run(folder: Path) -> Run:
     """A finished run folder: its eval.json and the metrics.jsonl records of its optimizer updates."""
-    records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
-    return Run(json.loads((folder / "eval.json").read_text()), [r for r in records if "success_rate" in r])
+    return Run(json.loads((folder / "eval.json").read_text()), read_updates(folder), folder.name)
+
+
+def read_updates(folder: Path) -> list[dict]:
+    """The metrics.jsonl records of the run's optimizer updates (a run still going or stopped early has them too)."""
+    records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    return [r for r in records if "success_rate" in r]
 
 
 def finished_runs(root: Path, config: str) -> list[Run]:

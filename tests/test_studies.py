@@ -178,3 +178,95 @@ def test_quickstart_seed_table_by_hand(tmp_path):
     assert "| 1 | 66.0% | 79.5% | +13.5 | 7.0 |" in text and "| 2 | 70.0% | 80.0% | +10.0 | 7.5 |" in text
     # before 66, 70: mean 68.0, sd 2.83; after 79.5, 80: 79.8 (79.75), sd 0.35; gain 13.5, 10: 11.8 (11.75), sd 2.47
     assert "| mean ± sd | 68.0 ± 2.8% | 79.8 ± 0.4% | 11.8 ± 2.5 | |" in text
+
+
+def fake_eruption_run(folder: Path, phases: list[int], repeat: list[float], success: list[float], after: float):
+    """A run whose detector saw `phases` (0 stable, 2 eruption, 3 subsidence): its eruption count grows where a 2
+    follows anything but a 2."""
+    folder.mkdir(parents=True)
+    result = {"success_rate": 0.6, "num_episodes": 100}, {"success_rate": after, "num_episodes": 100}
+    (folder / "eval.json").write_text(json.dumps(dict(zip(("before", "after"), result, strict=True))))
+    count, updates = 0, []
+    for step, phase in enumerate(phases):
+        count += phase == 2 and (step == 0 or phases[step - 1] != 2)
+        updates.append(
+            {
+                "step": step + 1,
+                "success_rate": success[step],
+                "entropy/step_mean": 0.3 if phase else 0.05,
+                "entropy/phase": float(phase),
+                "entropy/eruptions": float(count),
+                "degen/repeat_action_rate": repeat[step],
+            }
+        )
+    (folder / "metrics.jsonl").write_text("\n".join(json.dumps(u) for u in updates) + "\n")
+
+
+def test_eruption_page_figures_by_hand(tmp_path):
+    root = tmp_path / "eruptions"
+    # cycle 1: erupts at update 6, subsides, back to stable at update 10, then 5 quiet updates;
+    # cycle 2: erupts at update 15, stable again at update 17, but only 4 updates follow: it does not enter the table
+    phases = [0] * 5 + [2, 2, 3, 3] + [0] * 5 + [2, 3] + [0] * 4
+    repeat = [0.1] * 5 + [0.3, 0.5, 0.4, 0.2] + [0.2] * 5 + [0.9, 0.9] + [0.0] * 4
+    success = [0.6] * 5 + [0.5, 0.3, 0.4, 0.5] + [0.7] * 5 + [0.1, 0.1] + [0.0] * 4
+    fake_eruption_run(root / "grpo" / "seed1", phases, repeat, success, after=0.7)
+    fake_eruption_run(root / "grpo" / "seed2", [0] * 20, [0.1] * 20, [0.5] * 20, after=0.8)
+    stopped = root / "search" / "seed0"  # a search run stopped before its evaluation
+    fake_eruption_run(stopped, [0, 2, 2, 0], [0.1] * 4, [0.5] * 4, after=0.0)
+    (stopped / "eval.json").unlink()
+    page = tmp_path / "entropy.md"
+    page.write_text("# Entropy\n\nkept\n")
+    command = [sys.executable, "scripts/eruption_summary.py", str(root), "grpo", "search", "--page", str(page)]
+    for _ in range(2):  # the second run replaces the section
+        subprocess.run([*command, "--unfinished"], cwd=ROOT, check=True, capture_output=True)
+    text = page.read_text()
+    assert text.startswith("# Entropy\n\nkept\n") and text.count("<!-- eruptions: generated") == 1
+    cycles = next(line for line in text.splitlines() if line.startswith("| grpo | 2 |"))
+    # 2 eruptions (beginning at updates 6 and 15) and 0; held-out 0.7, 0.8: mean 75.0, t(0.975, 1) 12.706 x sd
+    # 0.0707 / sqrt 2 = 63.5; pooled 150 / 200
+    assert "| 20, 20 | 2 (6, 15); 0 | 1/2 |" in cycles and "| 60.0% | 75.0 ± 63.5% | 75.0% [" in cycles
+    assert next(line for line in text.splitlines() if line.startswith("| search |")).endswith(
+        "| 4 | 1 (2) | 0/1 | 0.30 | - | - | - | - |"
+    )
+    persistence = next(line for line in text.splitlines() if line.startswith("| grpo | 2 (1) |"))
+    # repeated actions: before (updates 1-5) 10.0, highest in updates 6-9 50.0, after (updates 10-14) 20.0: higher
+    assert "| 10.0 -> 50.0 -> 20.0 (1/1) |" in persistence
+    # rollout success: before 60.0, lowest during 30.0, after 70.0
+    assert "| 60.0 -> 30.0 -> 70.0 (1/1) |" in persistence
+    assert (tmp_path / "figures" / "eruptions.png").stat().st_size > 1000
+    # without --unfinished the stopped run is not read
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+    assert "| search |" not in page.read_text()
+
+
+def test_seal_ablation_table_by_hand(tmp_path):
+    root = tmp_path / "seal"
+    for seed, entropy, cosine in ((1, [0.05] * 5 + [0.4] * 5, 0.9), (2, [0.06] * 10, 0.8)):
+        folder = root / "grpo_seal" / f"seed{seed}"
+        folder.mkdir(parents=True)
+        updates = [
+            {
+                "step": step + 1,
+                "success_rate": 0.5,
+                "entropy/step_mean": value,
+                "entropy/eruptions": float(seed == 1 and step >= 5),
+                "seal/centroid_cosine": 1.0 if step < 5 else cosine,
+                "seal/accuracy": 0.6 if step < 5 else 0.9,
+            }
+            for step, value in enumerate(entropy)
+        ]
+        (folder / "metrics.jsonl").write_text("\n".join(json.dumps(u) for u in updates) + "\n")
+        (folder / "eval.json").write_text(json.dumps({"after": {"success_rate": 0.7 + 0.1 * seed}}))
+    page = tmp_path / "algorithms.md"
+    page.write_text("# Algorithms\n")
+    subprocess.run(
+        [sys.executable, "scripts/seal_ablation_table.py", str(root), "grpo_seal", "--page", str(page)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    lines = page.read_text().splitlines()
+    assert "| grpo_seal | 1 | 0.050 -> **0.400** | 0.400 | 1 | 1.000 -> 0.900 | 0.90 | 80.0% |" in lines
+    assert "|  | 2 | 0.060 -> **0.060** | 0.060 | 0 | 1.000 -> 0.800 | 0.90 | 90.0% |" in lines
+    # mean of the last-5 entropies (0.4 + 0.06) / 2; only seed 1 ends above twice its start; held-out (80 + 90) / 2
+    assert "| | mean | last 5: 0.230; 1/2 seeds end above twice their start | | | | | 85.0% |" in lines

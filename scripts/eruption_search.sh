@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The search for a CPU setting where GRPO's rollout entropy erupts again and again (docs/entropy.md, "Eruptions on
+# purpose"): the quickstart's model, environment and SFT warm-up, GRPO (loss grpo, clip 0.2), seed 0 (a seed the
+# studies' tables do not use), one setting changed at a time from the quickstart recipe: the learning rate, the
+# rollout temperature, the batch, a schedule that restarts the learning rate. 20 held-out tasks per evaluation: the
+# search reads entropy, not success. Runs are resumed when rerun; the section is regenerated from whatever each run
+# logged (--unfinished: the session that made the page stopped some runs once their outcome was clear, which the
+# page's "updates run" column records). Two runs at a time, one thread each; about 16 s per update on one core.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-runs/eruption_search}
+export OMP_NUM_THREADS=1
+WARMUP=$OUT/warmup/sft_warmup  # the quickstart's own warm-up (tiny model from seed 42, 200 SFT steps)
+[ -f "$WARMUP/config.json" ] || OMP_NUM_THREADS=2 agentrl train --config recipes/quickstart.yaml \
+  --output_dir "$OUT/warmup" --max_steps 1 --eval_num_tasks 1 --progress_bar false --resume_from_checkpoint auto \
+  > "$OUT/warmup.log" 2>&1
+
+setting() {  # name -> updates and the recipe changes
+  case "$1" in
+    lr5e-4)          echo "--max_steps 50 --learning_rate 5e-4" ;;
+    lr7e-4)          echo "--max_steps 50 --learning_rate 7e-4" ;;
+    lr1e-3)          echo "--max_steps 40 --learning_rate 1e-3" ;;
+    t1_lr2e-4)       echo "--max_steps 60 --temperature 1.0" ;;
+    lr5e-4_t1)       echo "--max_steps 40 --learning_rate 5e-4 --temperature 1.0" ;;
+    b32_lr5e-4)      echo "--max_steps 100 --learning_rate 5e-4 --per_device_train_batch_size 32" ;;
+    restarts_lr5e-4) echo "--max_steps 60 --learning_rate 5e-4 --lr_scheduler_type cosine_with_restarts \
+--lr_scheduler_kwargs '{\"num_cycles\": 3}'" ;;
+  esac
+}
+SETTINGS="lr5e-4 lr7e-4 lr1e-3 t1_lr2e-4 lr5e-4_t1 b32_lr5e-4 restarts_lr5e-4"
+jobs=()
+for name in $SETTINGS; do
+  run=$OUT/$name/seed0
+  [ -f "$run/eval.json" ] && continue
+  mkdir -p "$OUT/$name"
+  jobs+=("agentrl train --config recipes/quickstart.yaml --model_name_or_path $WARMUP --sft_warmup_steps 0 --seed 0 \
+--progress_bar false --loss_type grpo --epsilon_high 0.2 --eval_num_tasks 20 --output_dir $run \
+--resume_from_checkpoint auto $(setting "$name") > $run.log 2>&1 || echo 'FAILED: $run (see $run.log)'")
+done
+[ ${#jobs[@]} -eq 0 ] || printf '%s\n' "${jobs[@]}" | xargs -d "\n" -P 2 -I{} bash -c "{}"
+python scripts/eruption_summary.py "$OUT" $SETTINGS --unfinished --page docs/entropy.md \
+  --section "the eruption search" --figure eruption_search --command scripts/eruption_search.sh
