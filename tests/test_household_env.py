@@ -226,7 +226,7 @@ def test_registry_builds_variants_and_names_them_on_a_typo():
         make_env("househld")
     for name in VARIANTS:
         assert name in str(error.value)
-    with pytest.raises(TypeError):
+    with pytest.raises(UnknownEnvironmentError, match="Did you mean 'max_steps'"):
         make_env("household", max_step=5)
 
 

@@ -96,6 +96,13 @@ def test_unknown_env_kwargs_name_the_accepted_ones(tmp_path, capsys, no_model_lo
     assert code == 2 and "'hihg'" in err and "Did you mean 'high'" in err
 
 
+def test_household_env_kwargs_typo_names_the_keyword(tmp_path, capsys, no_model_loading):
+    # the household factories forward **kwargs to HouseholdEnv; the typo must still get the registry's message
+    recipe = write_recipe(tmp_path, env_id="household-easy", env_kwargs={"target_moevd": True})
+    code, err = run_cli(capsys, "train", "--config", str(recipe))
+    assert code == 2 and "Did you mean 'target_moved'" in err and "put_grammar" in err and "Traceback" not in err
+
+
 def test_old_recipe_keys_name_the_new_ones(tmp_path, capsys, no_model_loading):
     (tmp_path / "old.yaml").write_text("env: household\nmax_steps: 2\n")
     code, err = run_cli(capsys, "train", "--config", str(tmp_path / "old.yaml"))
@@ -321,7 +328,8 @@ def _transitions(env, task_ids):
 def test_an_environment_without_expert_warms_up_from_a_file(tmp_path, capsys):
     """No expert: a warm-up is refused with the fix named; with a demonstrations file it trains."""
     source = EXAMPLE.read_text().replace(
-        '"expert_action": f"guess {(self.low_bound + self.high_bound) // 2}",  # binary search', '"expert_action": None,'
+        '"expert_action": f"guess {(self.low_bound + self.high_bound) // 2}",  # binary search',
+        '"expert_action": None,',
     )
     assert source != EXAMPLE.read_text()
     (tmp_path / "no_expert.py").write_text(source)

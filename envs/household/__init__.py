@@ -32,6 +32,8 @@ A uniform policy almost never wins, so start RL from a policy warmed up on `expe
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from typing import Any
 
 from agentrl.envs.household.env import HouseholdEnv
@@ -46,22 +48,39 @@ SEARCH = WorldSpec(receptacles=(6, 10), min_openable=3, distractors=(1, 3), task
 MULTI = WorldSpec(receptacles=(6, 10), min_openable=3, distractors=(1, 3), task_types=(SIMPLE, *TREATMENTS), hint=False)
 
 
+def with_env_keywords(factory: Callable[..., HouseholdEnv]) -> Callable[..., HouseholdEnv]:
+    """Show HouseholdEnv's keywords in the signature of a factory that forwards **kwargs to it, so the registry's
+    env_kwargs check names a typo and the keywords accepted (with a "did you mean") before anything is built."""
+    own = [p for p in inspect.signature(factory).parameters.values() if p.kind is not p.VAR_KEYWORD]
+    forwarded = [
+        p.replace(kind=p.KEYWORD_ONLY)
+        for name, p in inspect.signature(HouseholdEnv).parameters.items()
+        if name not in ("name", "spec") and name not in {q.name for q in own}
+    ]
+    factory.__signature__ = inspect.Signature([*own, *forwarded])
+    return factory
+
+
 @register_env("household-easy", "ALFWorld-style pick-and-place where the task says where the object is (quickstart)")
+@with_env_keywords
 def household_easy(max_steps: int = 10, **kwargs: Any) -> HouseholdEnv:
     return HouseholdEnv("household-easy", EASY, max_steps=max_steps, **kwargs)
 
 
 @register_env("household-lookup", "household-easy, but the target's place must be found in a listing of every object")
+@with_env_keywords
 def household_lookup(max_steps: int = 10, **kwargs: Any) -> HouseholdEnv:
     return HouseholdEnv("household-lookup", LOOKUP, max_steps=max_steps, **kwargs)
 
 
 @register_env("household", "ALFWorld-style pick-and-place; the agent must search closed receptacles")
+@with_env_keywords
 def household(max_steps: int = 20, **kwargs: Any) -> HouseholdEnv:
     return HouseholdEnv("household", SEARCH, max_steps=max_steps, **kwargs)
 
 
 @register_env("household-multi", "ALFWorld-style search plus clean/heat/cool-then-place goals")
+@with_env_keywords
 def household_multi(max_steps: int = 30, **kwargs: Any) -> HouseholdEnv:
     return HouseholdEnv("household-multi", MULTI, max_steps=max_steps, **kwargs)
 
