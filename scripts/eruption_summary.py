@@ -143,15 +143,12 @@ def cycle_table(runs: dict[str, list[Run]]) -> list[str]:
 def persistence_table(runs: dict[str, list[Run]]) -> list[str]:
     """Per configuration, over every cycle followed by WINDOW updates: before -> highest during -> after (%), and in
     how many of those cycles the rate after stayed above the rate before."""
+    columns = [
+        f"{name}: before -> {'lowest' if key in WORST else 'highest'} -> after (after > before)"
+        for key, name in METRICS.items()
+    ]
     lines = [
-        "| configuration | cycles (with "
-        + str(WINDOW)
-        + " updates after) | "
-        + " | ".join(
-            f"{name}: before -> {'lowest' if key in WORST else 'highest'} -> after (after > before)"
-            for key, name in METRICS.items()
-        )
-        + " |",
+        f"| configuration | cycles (with {WINDOW} updates after) | {' | '.join(columns)} |",
         "|---|---|" + "---|" * len(METRICS),
     ]
     for config, found in runs.items():

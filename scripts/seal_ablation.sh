@@ -4,9 +4,10 @@
 # (seal_head_only: the backbone, and so the hidden states the LM head reads, get no gradient from SEAL), the
 # coefficient (0.2, 0.002 against the release's 0.02), the hooked layer (decoder layer 0's output, the middle of the
 # 2-layer model, instead of the final normed state the LM head reads), step pooling, and the advantage label rule.
-# 3 seeds each, 40 updates, from the quickstart's warm-up; about 17 minutes per run on one core, two runs at a time.
-# Writes docs/seal_ablation.md and its figures. Finished runs are kept: rerunning resumes the study and regenerates
-# the page.   CONFIGS="grpo_seal grpo_seal_coef0.2" scripts/seal_ablation.sh   runs a subset.
+# 3 seeds each, 40 updates, from the quickstart's warm-up; 13.5-16 minutes per run on one core, two runs at a time
+# (the advantage label's runs were not made yet: about 25 more minutes). Writes docs/seal_ablation.md and its figures,
+# the per-seed table of docs/algorithms.md and the eruption section of docs/entropy.md. Finished runs are kept:
+# rerunning resumes the study and regenerates the pages.  CONFIGS="grpo_seal grpo_seal_coef0.2" runs a subset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONFIGS="${CONFIGS:-grpo_seal grpo_seal_head_only grpo_seal_coef0.2 grpo_seal_coef0.002 grpo_seal_layer0 grpo_seal_step \

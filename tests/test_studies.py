@@ -217,8 +217,9 @@ def test_eruption_page_figures_by_hand(tmp_path):
     page = tmp_path / "entropy.md"
     page.write_text("# Entropy\n\nkept\n")
     command = [sys.executable, "scripts/eruption_summary.py", str(root), "grpo", "search", "--page", str(page)]
-    for _ in range(2):  # the second run replaces the section
-        subprocess.run([*command, "--unfinished"], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+    assert "| search |" not in page.read_text()  # without --unfinished the stopped run is not read
+    subprocess.run([*command, "--unfinished"], cwd=ROOT, check=True, capture_output=True)  # replaces the section
     text = page.read_text()
     assert text.startswith("# Entropy\n\nkept\n") and text.count("<!-- eruptions: generated") == 1
     cycles = next(line for line in text.splitlines() if line.startswith("| grpo | 2 |"))
@@ -234,9 +235,6 @@ def test_eruption_page_figures_by_hand(tmp_path):
     # rollout success: before 60.0, lowest during 30.0, after 70.0
     assert "| 60.0 -> 30.0 -> 70.0 (1/1) |" in persistence
     assert (tmp_path / "figures" / "eruptions.png").stat().st_size > 1000
-    # without --unfinished the stopped run is not read
-    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
-    assert "| search |" not in page.read_text()
 
 
 def test_seal_ablation_table_by_hand(tmp_path):
