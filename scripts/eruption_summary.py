@@ -71,14 +71,14 @@ def cycles(run: Run) -> list[Cycle]:
     found = []
     count = 0.0
     for index, update in enumerate(run.updates):
+        still_open = found and found[-1].end is None
         if update.get("entropy/eruptions", 0.0) > count:
             count = update["entropy/eruptions"]
+            if still_open:  # a rise out of subsidence: the cycle before ends where this one starts
+                found[-1].end = index
             found.append(Cycle(index, None))
-        elif found and found[-1].end is None and update.get("entropy/phase", 0) not in (ERUPTION, SUBSIDENCE):
+        elif still_open and update.get("entropy/phase", 0) not in (ERUPTION, SUBSIDENCE):
             found[-1].end = index
-    for this, following in zip(found, found[1:], strict=False):  # a rise out of subsidence ends the cycle before
-        if this.end is None or this.end > following.start:
-            this.end = following.start
     return found
 
 
@@ -112,10 +112,13 @@ def cycle_table(runs: dict[str, list[Run]]) -> list[str]:
     for config, found in runs.items():
         if not found:
             continue
-        counts = [len(cycles(run)) for run in found]
+        cycles_of = [cycles(run) for run in found]
+        counts = [len(run_cycles) for run_cycles in cycles_of]
         starts = [
-            f"{count} ({', '.join(str(run.updates[c.start]['step']) for c in cycles(run))})" if count else "0"
-            for run, count in zip(found, counts, strict=True)
+            f"{len(run_cycles)} ({', '.join(str(run.updates[c.start]['step']) for c in run_cycles)})"
+            if run_cycles
+            else "0"
+            for run, run_cycles in zip(found, cycles_of, strict=True)
         ]
         peak = statistics.mean(max(u["entropy/step_mean"] for u in run.updates) for run in found)
         held_out = ["-"] * 4

@@ -10,13 +10,12 @@
 # rerunning resumes the study and regenerates the pages.  CONFIGS="grpo_seal grpo_seal_coef0.2" runs a subset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CONFIGS="${CONFIGS:-grpo_seal grpo_seal_head_only grpo_seal_coef0.2 grpo_seal_coef0.002 grpo_seal_layer0 grpo_seal_step \
-grpo_seal_advantage}" SEEDS="${SEEDS:-1 2 3}" OUT=runs/seal_ablation RESULTS=docs/seal_ablation.md \
+ALL="grpo_seal grpo_seal_head_only grpo_seal_coef0.2 grpo_seal_coef0.002 grpo_seal_layer0 grpo_seal_step grpo_seal_advantage"
+CONFIGS="${CONFIGS:-$ALL}" SEEDS="${SEEDS:-1 2 3}" OUT=runs/seal_ablation RESULTS=docs/seal_ablation.md \
   TITLE="SEAL's entropy rise: what causes it (ablation)" COMMAND="scripts/seal_ablation.sh" \
   scripts/study_cpu.sh
-python scripts/seal_ablation_table.py runs/seal_ablation grpo_seal grpo_seal_head_only grpo_seal_coef0.2 grpo_seal_coef0.002 \
-  grpo_seal_layer0 grpo_seal_step grpo_seal_advantage --page docs/algorithms.md
+# the pages below read every configuration's finished runs, whichever subset this invocation ran
+python scripts/seal_ablation_table.py runs/seal_ablation $ALL --page docs/algorithms.md
 # every eruption cycle of the ablation's runs: do the degenerations it brings persist? (docs/entropy.md)
-python scripts/eruption_summary.py runs/seal_ablation grpo_seal grpo_seal_head_only grpo_seal_coef0.2 grpo_seal_coef0.002 \
-  grpo_seal_layer0 grpo_seal_step grpo_seal_advantage --page docs/entropy.md --section "eruptions in the SEAL ablation" \
-  --figure eruptions_seal_ablation --command scripts/seal_ablation.sh
+python scripts/eruption_summary.py runs/seal_ablation $ALL --page docs/entropy.md \
+  --section "eruptions in the SEAL ablation" --figure eruptions_seal_ablation --command scripts/seal_ablation.sh

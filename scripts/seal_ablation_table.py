@@ -21,15 +21,11 @@ END = "<!-- end of the SEAL ablation table -->"
 FIRST = 5  # updates averaged at each end of a run
 
 
-def first(run: Run, key: str) -> float:
-    return statistics.mean(u[key] for u in run.updates[:FIRST])
-
-
 def row(run: Run) -> str:
     return (
-        f"{first(run, 'entropy/step_mean'):.3f} -> **{run.last('entropy/step_mean', FIRST):.3f}** | "
+        f"{run.first('entropy/step_mean', FIRST):.3f} -> **{run.last('entropy/step_mean', FIRST):.3f}** | "
         f"{max(u['entropy/step_mean'] for u in run.updates):.3f} | {run.final('entropy/eruptions'):.0f} | "
-        f"{first(run, 'seal/centroid_cosine'):.3f} -> {run.last('seal/centroid_cosine', FIRST):.3f} | "
+        f"{run.first('seal/centroid_cosine', FIRST):.3f} -> {run.last('seal/centroid_cosine', FIRST):.3f} | "
         f"{run.last('seal/accuracy', FIRST):.2f} | {100 * run.result['after']['success_rate']:.1f}% |"
     )
 
@@ -45,8 +41,9 @@ def table(root: Path, configs: list[str]) -> list[str]:
         for number, run in enumerate(runs):
             lines.append(f"| {config if number == 0 else ''} | {run.name.removeprefix('seed')} | {row(run)}")
         if len(runs) > 1:
-            rising = sum(run.last("entropy/step_mean", FIRST) > 2 * first(run, "entropy/step_mean") for run in runs)
-            mean_last = statistics.mean(run.last("entropy/step_mean", FIRST) for run in runs)
+            entropy = [(run.first("entropy/step_mean", FIRST), run.last("entropy/step_mean", FIRST)) for run in runs]
+            rising = sum(last > 2 * first for first, last in entropy)
+            mean_last = statistics.mean(last for _, last in entropy)
             held_out = statistics.mean(run.result["after"]["success_rate"] for run in runs)
             lines.append(
                 f"| | mean | last {FIRST}: {mean_last:.3f}; {rising}/{len(runs)} seeds end above twice their start "

@@ -14,7 +14,6 @@ CONFIGS=${CONFIGS:-"grpo grpo_empg grpo_seal dapo_empg_seal_pulse"}
 OUT=${OUT:-runs/study_cpu}
 RESULTS=${RESULTS:-docs/results.md}
 TITLE=${TITLE:-"Results: the CPU study"}  # the page title; COMMAND: how the page says it was run
-EXTRA=${EXTRA:-}  # recipe overrides every run of the study shares (e.g. "--learning_rate 5e-4")
 PARALLEL=${PARALLEL:-2}  # runs at a time, one thread each
 export OMP_NUM_THREADS=1
 
@@ -56,7 +55,7 @@ for seed in $SEEDS; do
     jobs+=("agentrl train --config recipes/quickstart.yaml --model_name_or_path $OUT/warmup/sft_warmup \
 --sft_warmup_steps 0 --output_dir $run --seed $seed --max_steps $UPDATES --progress_bar false \
 --resume_from_checkpoint auto \
-$(overrides "$config") $EXTRA > $run.log 2>&1 || echo 'FAILED: $run (see $run.log)'")
+$(overrides "$config") > $run.log 2>&1 || echo 'FAILED: $run (see $run.log)'")
   done
 done
 [ ${#jobs[@]} -eq 0 ] || printf '%s\n' "${jobs[@]}" | xargs -d "\n" -P "$PARALLEL" -I{} bash -c "{}"

@@ -29,6 +29,9 @@ class Run:
     updates: list[dict]  # metrics.jsonl records of the optimizer updates
     name: str = ""  # the run folder's name (seedN)
 
+    def first(self, key: str, count: int = 5) -> float:
+        return statistics.mean(r[key] for r in self.updates[:count])
+
     def last(self, key: str, count: int = 5, default: float = 0.0) -> float:
         values = [r[key] for r in self.updates[-count:] if key in r]
         return statistics.mean(values) if values else default
@@ -130,7 +133,7 @@ def dynamics_table(root: Path, configs: list[str]) -> list[str]:
         runs = finished_runs(root, config)
         if not runs:
             continue
-        first = statistics.mean(statistics.mean(u["entropy/step_mean"] for u in r.updates[:5]) for r in runs)
+        first = statistics.mean(r.first("entropy/step_mean") for r in runs)
         last = statistics.mean(r.last("entropy/step_mean") for r in runs)
         # degeneration: mean over every update of the run (rates per step), then mean +- std over seeds
         degeneration = [
