@@ -176,8 +176,9 @@ def persistence_table(runs: dict[str, list[Run]]) -> list[str]:
 
 
 def plot(runs: dict[str, list[Run]], path: Path) -> Path:
-    """One panel per run (rows: configurations, columns: seeds): step entropy with the detector's phases shaded, and
-    on the right axis the repeated-action and unknown-entity rates and rollout success."""
+    """One panel per run (rows: configurations, columns: seeds): step entropy with the detector's phases shaded (and
+    the environment's shift, where the run had one), and on the right axis the repeated-action and unknown-entity
+    rates and rollout success."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -186,13 +187,14 @@ def plot(runs: dict[str, list[Run]], path: Path) -> Path:
     from agentrl.plots import shade_phases
 
     configs = [config for config, found in runs.items() if found]
-    seeds = max(len(runs[config]) for config in configs)
-    if seeds == 1:  # a search: one run per setting, in rows of 4
-        columns = min(4, len(configs))
-        places = {(config, 0): divmod(index, columns) for index, config in enumerate(configs)}
-    else:  # a study: a row per configuration, a column per seed
-        columns = seeds
+    seed_counts = {len(runs[config]) for config in configs}
+    if len(seed_counts) == 1 and seed_counts != {1}:  # a study: a row per configuration, a column per seed
+        columns = seed_counts.pop()
         places = {(config, n): (row, n) for row, config in enumerate(configs) for n in range(len(runs[config]))}
+    else:  # a search (settings run on different numbers of seeds): every run in turn, in rows of 4
+        every_run = [(config, n) for config in configs for n in range(len(runs[config]))]
+        columns = min(4, len(every_run))
+        places = {run: divmod(index, columns) for index, run in enumerate(every_run)}
     rows = max(row for row, _ in places.values()) + 1
     figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.0 * rows), squeeze=False)
     for axis in axes.flat:
@@ -204,6 +206,9 @@ def plot(runs: dict[str, list[Run]], path: Path) -> Path:
         shade_phases(axis, run.updates)
         steps = [u["step"] for u in run.updates]
         axis.plot(steps, [u["entropy/step_mean"] for u in run.updates], color="black", lw=1.4, label="step entropy")
+        shifted = [u["step"] for u in run.updates if u.get("env/shifted")]
+        if shifted:  # env_shift_step: the environment changed before this update
+            axis.axvline(shifted[0] - 0.5, color="black", ls="-.", lw=1.0, label="environment shift")
         rates = axis.twinx()
         for key, colour in (
             ("degen/repeat_action_rate", "C0"),
@@ -235,6 +240,8 @@ def section(root: Path, configs: list[str], page: Path, args: argparse.Namespace
     runs = {config: runs_of(root, config, args.unfinished) for config in configs}
     figure = plot(runs, page.parent / "figures" / f"{args.figure}.png")
     begin, end = markers(args.section, args.command)
+    shifted = any(run.result.get("env_shifted_for_after") for found in runs.values() for run in found)
+    shift_note = "; where the environment shifted, before on the original tasks, after on the shifted ones"
     return "\n".join(
         [
             begin,
@@ -246,8 +253,9 @@ def section(root: Path, configs: list[str], page: Path, args: argparse.Namespace
             "",
             "Eruptions: what the detector counted (`entropy/eruptions`; a new rise out of subsidence counts as a new "
             "one), with the update each began. Held-out (finished runs only): eval_in tasks at temperature 0.4 after "
-            "the last update; mean ± 95% CI: Student's t over seeds; pooled: every seed's episodes together, Wilson "
-            "interval; z: two-proportion z against the first row (|z| < 2 is within noise).",
+            f"the last update{shift_note if shifted else ''}; mean ± 95% CI: Student's t over seeds; pooled: every "
+            "seed's episodes together, Wilson interval; z: two-proportion z against the first row (|z| < 2 is within "
+            "noise).",
             "",
             "Do the degenerations an eruption brings persist? For every cycle (from the update the detector counted "
             f"the eruption to the first update back in stable or descent), each rate's mean over the {WINDOW} updates "

@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 SEEDS=${SEEDS:-"1 2 3"}
 UPDATES=${UPDATES:-40}
 CONFIGS=${CONFIGS:-"grpo grpo_empg grpo_seal dapo_empg_seal_pulse"}
+PAGE_CONFIGS=${PAGE_CONFIGS:-$CONFIGS}  # the configurations the page reports (a study run in parts: all of them)
 OUT=${OUT:-runs/study_cpu}
 RESULTS=${RESULTS:-docs/results.md}
 TITLE=${TITLE:-"Results: the CPU study"}  # the page title; COMMAND: how the page says it was run
@@ -60,5 +61,5 @@ $(overrides "$config") > $run.log 2>&1 || echo 'FAILED: $run (see $run.log)'")
 done
 [ ${#jobs[@]} -eq 0 ] || printf '%s\n' "${jobs[@]}" | xargs -d "\n" -P "$PARALLEL" -I{} bash -c "{}"
 
-python scripts/study_summary.py "$OUT" $CONFIGS --output "$RESULTS" --title "$TITLE" --wall_time_s $(($(date +%s) - started)) \
+python scripts/study_summary.py "$OUT" $PAGE_CONFIGS --output "$RESULTS" --title "$TITLE" --wall_time_s $(($(date +%s) - started)) \
   --command "${COMMAND:-SEEDS=\"$SEEDS\" UPDATES=$UPDATES scripts/study_cpu.sh}"

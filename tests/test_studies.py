@@ -180,12 +180,15 @@ def test_quickstart_seed_table_by_hand(tmp_path):
     assert "| mean ± sd | 68.0 ± 2.8% | 79.8 ± 0.4% | 11.8 ± 2.5 | |" in text
 
 
-def fake_eruption_run(folder: Path, phases: list[int], repeat: list[float], success: list[float], after: float):
+def fake_eruption_run(
+    folder: Path, phases: list[int], repeat: list[float], success: list[float], after: float, shift: int | None = None
+):
     """A run whose detector saw `phases` (0 stable, 2 eruption, 3 subsidence): its eruption count grows where a 2
-    follows anything but a 2."""
+    follows anything but a 2; `shift`: its environment shifted after that update (env_shift_step)."""
     folder.mkdir(parents=True)
     result = {"success_rate": 0.6, "num_episodes": 100}, {"success_rate": after, "num_episodes": 100}
-    (folder / "eval.json").write_text(json.dumps(dict(zip(("before", "after"), result, strict=True))))
+    evaluation = dict(zip(("before", "after"), result, strict=True), env_shifted_for_after=shift is not None)
+    (folder / "eval.json").write_text(json.dumps(evaluation))
     count, updates = 0, []
     for step, phase in enumerate(phases):
         count += phase == 2 and (step == 0 or phases[step - 1] != 2)
@@ -197,6 +200,7 @@ def fake_eruption_run(folder: Path, phases: list[int], repeat: list[float], succ
                 "entropy/phase": float(phase),
                 "entropy/eruptions": float(count),
                 "degen/repeat_action_rate": repeat[step],
+                **({} if shift is None else {"env/shifted": float(step >= shift)}),
             }
         )
     (folder / "metrics.jsonl").write_text("\n".join(json.dumps(u) for u in updates) + "\n")
@@ -210,7 +214,7 @@ def test_eruption_page_figures_by_hand(tmp_path):
     repeat = [0.1] * 5 + [0.3, 0.5, 0.4, 0.2] + [0.2] * 5 + [0.9, 0.9] + [0.0] * 4
     success = [0.6] * 5 + [0.5, 0.3, 0.4, 0.5] + [0.7] * 5 + [0.1, 0.1] + [0.0] * 4
     fake_eruption_run(root / "grpo" / "seed1", phases, repeat, success, after=0.7)
-    fake_eruption_run(root / "grpo" / "seed2", [0] * 20, [0.1] * 20, [0.5] * 20, after=0.8)
+    fake_eruption_run(root / "grpo" / "seed2", [0] * 20, [0.1] * 20, [0.5] * 20, after=0.8, shift=10)
     stopped = root / "search" / "seed0"  # a search run stopped before its evaluation
     fake_eruption_run(stopped, [0, 2, 2, 0], [0.1] * 4, [0.5] * 4, after=0.0)
     (stopped / "eval.json").unlink()
@@ -222,6 +226,7 @@ def test_eruption_page_figures_by_hand(tmp_path):
     subprocess.run([*command, "--unfinished"], cwd=ROOT, check=True, capture_output=True)  # replaces the section
     text = page.read_text()
     assert text.startswith("# Entropy\n\nkept\n") and text.count("<!-- eruptions: generated") == 1
+    assert "where the environment shifted, before on the original tasks, after on the shifted ones" in text
     cycles = next(line for line in text.splitlines() if line.startswith("| grpo | 2 |"))
     # 2 eruptions (beginning at updates 6 and 15) and 0; held-out 0.7, 0.8: mean 75.0, t(0.975, 1) 12.706 x sd
     # 0.0707 / sqrt 2 = 63.5; pooled 150 / 200
