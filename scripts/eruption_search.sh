@@ -16,6 +16,9 @@ WARMUP=$OUT/warmup/sft_warmup  # the quickstart's own warm-up (tiny model from s
 [ -f "$WARMUP/config.json" ] || OMP_NUM_THREADS=2 agentrl train --config recipes/quickstart.yaml \
   --output_dir "$OUT/warmup" --max_steps 1 --eval_num_tasks 1 --progress_bar false --resume_from_checkpoint auto \
   > "$OUT/warmup.log" 2>&1
+LOOKUP_WARMUP=$OUT/lookup_warmup/sft_warmup  # household-lookup's own (recipes/algorithms/lookup_warmup.yaml, 400 steps)
+[ -f "$LOOKUP_WARMUP/config.json" ] || OMP_NUM_THREADS=2 agentrl train --config recipes/algorithms/lookup_warmup.yaml \
+  --output_dir "$OUT/lookup_warmup" --progress_bar false --resume_from_checkpoint auto > "$OUT/lookup_warmup.log" 2>&1
 
 setting() {  # name -> updates and the recipe changes
   case "$1" in
@@ -28,17 +31,20 @@ setting() {  # name -> updates and the recipe changes
     b32_lr2e-4)      echo "--max_steps 80 --per_device_train_batch_size 32" ;;
     lr5e-4_shift15)  echo "--max_steps 45 --learning_rate 5e-4 --env_shift_step 15 --env_shift_kwargs '{target_moved: true}'" ;;
     long120)         echo "--max_steps 120" ;;  # the recipe's rate: do its rare eruptions (0-2 in 40 updates) recur?
+    lookup_lr5e-4)   echo "--max_steps 60 --learning_rate 5e-4 --env_id household-lookup \
+--model_name_or_path $LOOKUP_WARMUP" ;;  # the harder variant (the agent must look for the target), its own warm-up
     restarts_lr5e-4) echo "--max_steps 60 --learning_rate 5e-4 --lr_scheduler_type cosine_with_restarts \
 --lr_scheduler_kwargs '{\"num_cycles\": 3}'" ;;
   esac
 }
-ALL="lr5e-4 lr7e-4 lr1e-3 t1_lr2e-4 lr5e-4_t1 b32_lr5e-4 b32_lr2e-4 restarts_lr5e-4 lr5e-4_shift15 long120"
+ALL="lr5e-4 lr7e-4 lr1e-3 t1_lr2e-4 lr5e-4_t1 b32_lr5e-4 b32_lr2e-4 restarts_lr5e-4 lr5e-4_shift15 long120 lookup_lr5e-4"
 jobs=()
 for name in ${SETTINGS:-$ALL}; do
   for seed in ${SEEDS:-0}; do
     run=$OUT/$name/seed$seed
     [ -f "$run/eval.json" ] && continue
     mkdir -p "$OUT/$name"
+    # a setting's own --model_name_or_path, after this one, wins
     jobs+=("agentrl train --config recipes/quickstart.yaml --model_name_or_path $WARMUP --sft_warmup_steps 0 \
 --seed $seed --progress_bar false --loss_type grpo --epsilon_high 0.2 --eval_num_tasks 20 --output_dir $run \
 --resume_from_checkpoint auto $(setting "$name") > $run.log 2>&1 || echo 'FAILED: $run (see $run.log)'")
