@@ -39,7 +39,7 @@ $(overrides "$config") > $run.log 2>&1")
     mkdir -p "$OUT/$config"
   done
 done
-printf '%s\n' "${jobs[@]}" | xargs -P 2 -I{} bash -c "{}"
+scripts/run_jobs.sh 2 "${jobs[@]}"
 
 python scripts/study_summary.py "$OUT" $CONFIGS --title "Credit-assignment study" \
   --command "SEEDS=\"$SEEDS\" UPDATES=$UPDATES CONFIGS=\"$CONFIGS\" scripts/credit_study.sh"

@@ -50,6 +50,6 @@ for name in ${SETTINGS:-$ALL}; do
 --resume_from_checkpoint auto $(setting "$name") > $run.log 2>&1 || echo 'FAILED: $run (see $run.log)'")
   done
 done
-[ ${#jobs[@]} -eq 0 ] || printf '%s\n' "${jobs[@]}" | xargs -d "\n" -P 2 -I{} bash -c "{}"
+scripts/run_jobs.sh 2 "${jobs[@]}"
 python scripts/eruption_summary.py "$OUT" $ALL --unfinished --page docs/entropy.md \
   --section "the eruption search" --figure eruption_search --command scripts/eruption_search.sh

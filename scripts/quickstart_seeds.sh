@@ -22,7 +22,7 @@ for seed in $SEEDS; do
   jobs+=("agentrl train --config recipes/quickstart.yaml --seed $seed --output_dir $run --progress_bar false \
 --resume_from_checkpoint auto > $run.log 2>&1 || echo 'FAILED: $run (see $run.log)'")
 done
-[ ${#jobs[@]} -eq 0 ] || printf '%s\n' "${jobs[@]}" | xargs -d "\n" -P "$PARALLEL" -I{} bash -c "{}"
+scripts/run_jobs.sh "$PARALLEL" "${jobs[@]}"
 
 python - "$OUT" "$PAGE" "$PARALLEL" $SEEDS <<'PY'
 import datetime, json, statistics, sys

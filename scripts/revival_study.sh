@@ -68,7 +68,7 @@ for seed in $SEEDS; do
 $(overrides "$config") > $run.log 2>&1 || echo 'FAILED: $run (see $run.log)'")
   done
 done
-[ ${#jobs[@]} -eq 0 ] || printf '%s\n' "${jobs[@]}" | xargs -d "\n" -P 2 -I{} bash -c "{}"
+scripts/run_jobs.sh 2 "${jobs[@]}"
 
 python scripts/revival_summary.py "$OUT" $CONFIGS --page "$PAGE" --oracle "$OUT.oracle.txt" \
   --wall_time_s $(($(date +%s) - started)) \

@@ -59,7 +59,7 @@ for seed in $SEEDS; do
 $(overrides "$config") > $run.log 2>&1 || echo 'FAILED: $run (see $run.log)'")
   done
 done
-[ ${#jobs[@]} -eq 0 ] || printf '%s\n' "${jobs[@]}" | xargs -d "\n" -P "$PARALLEL" -I{} bash -c "{}"
+scripts/run_jobs.sh "$PARALLEL" "${jobs[@]}"
 
 python scripts/study_summary.py "$OUT" $PAGE_CONFIGS --output "$RESULTS" --title "$TITLE" --wall_time_s $(($(date +%s) - started)) \
   --command "${COMMAND:-SEEDS=\"$SEEDS\" UPDATES=$UPDATES scripts/study_cpu.sh}"
