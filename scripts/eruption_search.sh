@@ -29,15 +29,17 @@ setting() {  # name -> updates and the recipe changes
     lr5e-4_t1)       echo "--max_steps 40 --learning_rate 5e-4 --temperature 1.0" ;;
     b32_lr5e-4)      echo "--max_steps 100 --learning_rate 5e-4 --per_device_train_batch_size 32" ;;
     b32_lr2e-4)      echo "--max_steps 80 --per_device_train_batch_size 32" ;;
-    lr5e-4_shift15)  echo "--max_steps 45 --learning_rate 5e-4 --env_shift_step 15 --env_shift_kwargs '{target_moved: true}'" ;;
+    lr5e-4_shift15)  echo "--max_steps 45 --learning_rate 5e-4 --env_shift_step 15 \
+--env_shift_kwargs '{target_moved: true}'" ;;  # a second shock: the revival test's shift
     long120)         echo "--max_steps 120" ;;  # the recipe's rate: do its rare eruptions (0-2 in 40 updates) recur?
     lookup_lr5e-4)   echo "--max_steps 60 --learning_rate 5e-4 --env_id household-lookup \
---model_name_or_path $LOOKUP_WARMUP" ;;  # the harder variant (the agent must look for the target), its own warm-up
+--model_name_or_path $LOOKUP_WARMUP" ;;  # the harder variant (the task lists every object's place), its own warm-up
     restarts_lr5e-4) echo "--max_steps 60 --learning_rate 5e-4 --lr_scheduler_type cosine_with_restarts \
 --lr_scheduler_kwargs '{\"num_cycles\": 3}'" ;;
   esac
 }
-ALL="lr5e-4 lr7e-4 lr1e-3 t1_lr2e-4 lr5e-4_t1 b32_lr5e-4 b32_lr2e-4 restarts_lr5e-4 lr5e-4_shift15 long120 lookup_lr5e-4"
+ALL="lr5e-4 lr7e-4 lr1e-3 t1_lr2e-4 lr5e-4_t1 b32_lr5e-4 b32_lr2e-4 restarts_lr5e-4 lr5e-4_shift15 long120
+  lookup_lr5e-4"
 jobs=()
 for name in ${SETTINGS:-$ALL}; do
   for seed in ${SEEDS:-0}; do

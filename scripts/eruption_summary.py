@@ -176,9 +176,9 @@ def persistence_table(runs: dict[str, list[Run]]) -> list[str]:
 
 
 def plot(runs: dict[str, list[Run]], path: Path) -> Path:
-    """One panel per run (rows: configurations, columns: seeds): step entropy with the detector's phases shaded (and
-    the environment's shift, where the run had one), and on the right axis the repeated-action and unknown-entity
-    rates and rollout success."""
+    """One panel per run (a study: a row per configuration, a column per seed; a search: every run in turn, 4 per
+    row): step entropy with the detector's phases shaded (and the environment's shift, where the run had one), and on
+    the right axis the repeated-action and unknown-entity rates and rollout success."""
     import matplotlib
 
     matplotlib.use("Agg")

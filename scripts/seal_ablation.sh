@@ -12,9 +12,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ALL="grpo_seal grpo_seal_head_only grpo_seal_coef0.2 grpo_seal_coef0.002 grpo_seal_layer0 grpo_seal_step grpo_seal_advantage"
-CONFIGS="${CONFIGS:-$ALL}" PAGE_CONFIGS="$ALL" SEEDS="${SEEDS:-1 2 3}" OUT=runs/seal_ablation RESULTS=docs/seal_ablation.md \
-  TITLE="SEAL's entropy rise: what causes it (ablation)" COMMAND="scripts/seal_ablation.sh" \
-  scripts/study_cpu.sh
+CONFIGS="${CONFIGS:-$ALL}" PAGE_CONFIGS="$ALL" SEEDS="${SEEDS:-1 2 3}" OUT=runs/seal_ablation \
+  RESULTS=docs/seal_ablation.md TITLE="SEAL's entropy rise: what causes it (ablation)" \
+  COMMAND="scripts/seal_ablation.sh" scripts/study_cpu.sh
 # every page reads every configuration's finished runs, whichever subset this invocation ran
 python scripts/seal_ablation_table.py runs/seal_ablation $ALL --page docs/algorithms.md
 # every eruption cycle of the ablation's runs: do the degenerations it brings persist? (docs/entropy.md)
