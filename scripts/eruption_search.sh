@@ -12,13 +12,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/eruption_search}
 export OMP_NUM_THREADS=1
-WARMUP=$OUT/warmup/sft_warmup  # the quickstart's own warm-up (tiny model from seed 42, 200 SFT steps)
-[ -f "$WARMUP/config.json" ] || OMP_NUM_THREADS=2 agentrl train --config recipes/quickstart.yaml \
-  --output_dir "$OUT/warmup" --max_steps 1 --eval_num_tasks 1 --progress_bar false --resume_from_checkpoint auto \
-  > "$OUT/warmup.log" 2>&1
-LOOKUP_WARMUP=$OUT/lookup_warmup/sft_warmup  # household-lookup's own (recipes/algorithms/lookup_warmup.yaml, 400 steps)
-[ -f "$LOOKUP_WARMUP/config.json" ] || OMP_NUM_THREADS=2 agentrl train --config recipes/algorithms/lookup_warmup.yaml \
-  --output_dir "$OUT/lookup_warmup" --progress_bar false --resume_from_checkpoint auto > "$OUT/lookup_warmup.log" 2>&1
+warmup() {  # FOLDER RECIPE [OVERRIDES]: an SFT warm-up, built on first need (both threads); prints its model folder
+  local folder=$1 recipe=$2
+  shift 2
+  [ -f "$folder/sft_warmup/config.json" ] || OMP_NUM_THREADS=2 agentrl train --config "$recipe" \
+    --output_dir "$folder" --progress_bar false --resume_from_checkpoint auto "$@" > "$folder.log" 2>&1
+  echo "$folder/sft_warmup"
+}
 
 setting() {  # name -> updates and the recipe changes
   case "$1" in
@@ -32,8 +32,7 @@ setting() {  # name -> updates and the recipe changes
     lr5e-4_shift15)  echo "--max_steps 45 --learning_rate 5e-4 --env_shift_step 15 \
 --env_shift_kwargs '{target_moved: true}'" ;;  # a second shock: the revival test's shift
     long120)         echo "--max_steps 120" ;;  # the recipe's rate: do its rare eruptions (0-2 in 40 updates) recur?
-    lookup_lr5e-4)   echo "--max_steps 60 --learning_rate 5e-4 --env_id household-lookup \
---model_name_or_path $LOOKUP_WARMUP" ;;  # the harder variant (the task lists every object's place), its own warm-up
+    lookup_lr5e-4)   echo "--max_steps 60 --learning_rate 5e-4 --env_id household-lookup" ;;  # the harder variant
     restarts_lr5e-4) echo "--max_steps 60 --learning_rate 5e-4 --lr_scheduler_type cosine_with_restarts \
 --lr_scheduler_kwargs '{\"num_cycles\": 3}'" ;;
   esac
@@ -46,8 +45,11 @@ for name in ${SETTINGS:-$ALL}; do
     run=$OUT/$name/seed$seed
     [ -f "$run/eval.json" ] && continue
     mkdir -p "$OUT/$name"
-    # a setting's own --model_name_or_path, after this one, wins
-    jobs+=("agentrl train --config recipes/quickstart.yaml --model_name_or_path $WARMUP --sft_warmup_steps 0 \
+    case "$name" in  # the quickstart's own warm-up (tiny model from seed 42, 200 SFT steps), or household-lookup's
+      lookup_*) model=$(warmup "$OUT/lookup_warmup" recipes/algorithms/lookup_warmup.yaml) ;;  # 400 steps
+      *) model=$(warmup "$OUT/warmup" recipes/quickstart.yaml --max_steps 1 --eval_num_tasks 1) ;;
+    esac
+    jobs+=("agentrl train --config recipes/quickstart.yaml --model_name_or_path $model --sft_warmup_steps 0 \
 --seed $seed --progress_bar false --loss_type grpo --epsilon_high 0.2 --eval_num_tasks 20 --output_dir $run \
 --resume_from_checkpoint auto $(setting "$name") > $run.log 2>&1 || echo 'FAILED: $run (see $run.log)'")
   done
