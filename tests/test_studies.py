@@ -240,6 +240,12 @@ def test_eruption_page_figures_by_hand(tmp_path):
     # rollout success: before 60.0, lowest during 30.0, after 70.0
     assert "| 60.0 -> 30.0 -> 70.0 (1/1) |" in persistence
     assert (tmp_path / "figures" / "eruptions.png").stat().st_size > 1000
+    # a configuration with no finished run: one line naming where it looked, the page untouched
+    empty = subprocess.run([*command[:3], "missing", "--page", str(page)], cwd=ROOT, capture_output=True, text=True)
+    assert empty.returncode == 1 and page.read_text() == text
+    assert empty.stderr.strip().splitlines() == [
+        f"eruption_summary: no run with an eval.json (finished) under {root}/{{missing}}/seed*: nothing to report"
+    ]
 
 
 def test_seal_ablation_table_by_hand(tmp_path):
