@@ -240,7 +240,8 @@ def section(root: Path, configs: list[str], page: Path, args: argparse.Namespace
     runs = {config: runs_of(root, config, args.unfinished) for config in configs}
     if not any(runs.values()):
         where = "that logged an update" if args.unfinished else "with an eval.json (finished)"
-        raise SystemExit(f"eruption_summary: no run {where} under {root}/{{{','.join(configs)}}}/seed*: nothing to report")
+        looked = f"{root}/{{{','.join(configs)}}}/seed*"
+        raise SystemExit(f"eruption_summary: no run {where} under {looked}: nothing to report")
     figure = plot(runs, page.parent / "figures" / f"{args.figure}.png")
     begin, end = markers(args.section, args.command)
     shifted = any(run.result.get("env_shifted_for_after") for found in runs.values() for run in found)
