@@ -25,15 +25,14 @@ overrides() {  # the configuration's changes to recipes/algorithms/lookup_grpo.y
 }
 
 mkdir -p "$OUT"
-[ -f "$OUT/warmup/sft_warmup/config.json" ] || agentrl train --config recipes/algorithms/lookup_warmup.yaml \
-  --output_dir "$OUT/warmup" --progress_bar false --resume_from_checkpoint auto > "$OUT/warmup.log" 2>&1
+model=$(scripts/sft_warmup.sh "$OUT/warmup" recipes/algorithms/lookup_warmup.yaml)
 
 jobs=()
 for seed in $SEEDS; do
   for config in $CONFIGS; do
     run="$OUT/$config/seed$seed"
     [ -f "$run/eval.json" ] && continue
-    jobs+=("agentrl train --config recipes/algorithms/lookup_grpo.yaml --model_name_or_path $OUT/warmup/sft_warmup \
+    jobs+=("agentrl train --config recipes/algorithms/lookup_grpo.yaml --model_name_or_path $model \
 --output_dir $run --seed $seed --max_steps $UPDATES --progress_bar false --resume_from_checkpoint auto \
 $(overrides "$config") > $run.log 2>&1")
     mkdir -p "$OUT/$config"

@@ -12,14 +12,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/eruption_search}
 export OMP_NUM_THREADS=1
-warmup() {  # FOLDER RECIPE [OVERRIDES]: an SFT warm-up, built on first need (both threads); prints its model folder
-  local folder=$1 recipe=$2
-  shift 2
-  [ -f "$folder/sft_warmup/config.json" ] || OMP_NUM_THREADS=2 agentrl train --config "$recipe" \
-    --output_dir "$folder" --progress_bar false --resume_from_checkpoint auto "$@" > "$folder.log" 2>&1
-  echo "$folder/sft_warmup"
-}
-
 setting() {  # name -> updates and the recipe changes
   case "$1" in
     lr5e-4)          echo "--max_steps 50 --learning_rate 5e-4" ;;
@@ -46,8 +38,8 @@ for name in ${SETTINGS:-$ALL}; do
     [ -f "$run/eval.json" ] && continue
     mkdir -p "$OUT/$name"
     case "$name" in  # the quickstart's own warm-up (tiny model from seed 42, 200 SFT steps), or household-lookup's
-      lookup_*) model=$(warmup "$OUT/lookup_warmup" recipes/algorithms/lookup_warmup.yaml) ;;  # 400 steps
-      *) model=$(warmup "$OUT/warmup" recipes/quickstart.yaml --max_steps 1 --eval_num_tasks 1) ;;
+      lookup_*) model=$(scripts/sft_warmup.sh "$OUT/lookup_warmup" recipes/algorithms/lookup_warmup.yaml) ;;  # 400 SFT
+      *) model=$(scripts/sft_warmup.sh "$OUT/warmup" recipes/quickstart.yaml --max_steps 1 --eval_num_tasks 1) ;;
     esac
     jobs+=("agentrl train --config recipes/quickstart.yaml --model_name_or_path $model --sft_warmup_steps 0 \
 --seed $seed --progress_bar false --loss_type grpo --epsilon_high 0.2 --eval_num_tasks 20 --output_dir $run \

@@ -43,9 +43,7 @@ for config in $CONFIGS; do overrides "$config" > /dev/null; done
 started=$(date +%s)
 mkdir -p "$OUT"
 # The quickstart's own warm-up (tiny model built from seed 42, 200 SFT steps), shared by every run.
-[ -f "$OUT/warmup/sft_warmup/config.json" ] || OMP_NUM_THREADS=2 agentrl train --config recipes/quickstart.yaml \
-  --output_dir "$OUT/warmup" --max_steps 1 --eval_num_tasks 1 --progress_bar false --resume_from_checkpoint auto \
-  > "$OUT/warmup.log" 2>&1
+model=$(scripts/sft_warmup.sh "$OUT/warmup" recipes/quickstart.yaml --max_steps 1 --eval_num_tasks 1)
 
 jobs=()
 for seed in $SEEDS; do
@@ -53,7 +51,7 @@ for seed in $SEEDS; do
     run="$OUT/$config/seed$seed"
     [ -f "$run/eval.json" ] && continue
     mkdir -p "$OUT/$config"
-    jobs+=("agentrl train --config recipes/quickstart.yaml --model_name_or_path $OUT/warmup/sft_warmup \
+    jobs+=("agentrl train --config recipes/quickstart.yaml --model_name_or_path $model \
 --sft_warmup_steps 0 --output_dir $run --seed $seed --max_steps $UPDATES --progress_bar false \
 --resume_from_checkpoint auto \
 $(overrides "$config") > $run.log 2>&1 || echo 'FAILED: $run (see $run.log)'")
