@@ -3,10 +3,11 @@
 # purpose"): the quickstart's model, environment and SFT warm-up, GRPO (loss grpo, clip 0.2), seed 0 (a seed the
 # studies' tables do not use), one setting changed at a time from the quickstart recipe: the learning rate, the
 # rollout temperature, the batch, a schedule that restarts the learning rate, a shift of the environment, the length
-# of the run. 20 held-out tasks per evaluation: the search reads entropy, not success. Runs are resumed when rerun;
-# the section is regenerated from whatever each run logged (--unfinished: the session that made the page stopped some
-# runs once their outcome was clear, which the page's "updates run" column records). Two runs at a time, one thread
-# each; about 16 s per update on one core. A setting that looked promising on seed 0 was checked on more seeds:
+# of the run, the warm-up's length, optimizer updates per rollout batch. 20 held-out tasks per evaluation: the search
+# reads entropy, not success. Runs are resumed when rerun; the section is regenerated from whatever each run logged
+# (--unfinished: the sessions that made the page stopped some runs once their outcome was clear, which the page's
+# "updates run" column records). Two runs at a time, one thread each; about 16 s per update on one core. A setting
+# that looked promising on seed 0 was checked on more seeds:
 #   SETTINGS=lr5e-4_shift15 SEEDS="1 2 3" scripts/eruption_search.sh      SETTINGS=long120 SEEDS="0 4" ...
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,10 +28,14 @@ setting() {  # name -> updates and the recipe changes
     lookup_lr5e-4)   echo "--max_steps 60 --learning_rate 5e-4 --env_id household-lookup" ;;  # the harder variant
     restarts_lr5e-4) echo "--max_steps 60 --learning_rate 5e-4 --lr_scheduler_type cosine_with_restarts \
 --lr_scheduler_kwargs '{\"num_cycles\": 3}'" ;;
+    mu4)             echo "--max_steps 160 --num_iterations 4" ;;  # TRL's mu: 4 updates per rollout batch (40 batches)
+    sft160_lr2e-4)   echo "--max_steps 50" ;;  # a weaker warm-up (160 SFT steps): more left to learn by RL
+    sft160_lr5e-4)   echo "--max_steps 50 --learning_rate 5e-4" ;;
+    sft180_lr5e-4)   echo "--max_steps 50 --learning_rate 5e-4" ;;  # 180 SFT steps: 11% held-out
   esac
 }
 ALL="lr5e-4 lr7e-4 lr1e-3 t1_lr2e-4 lr5e-4_t1 b32_lr5e-4 b32_lr2e-4 restarts_lr5e-4 lr5e-4_shift15 long120
-  lookup_lr5e-4"
+  lookup_lr5e-4 sft160_lr2e-4 sft160_lr5e-4 sft180_lr5e-4 mu4"
 jobs=()
 for name in ${SETTINGS:-$ALL}; do
   for seed in ${SEEDS:-0}; do
@@ -38,6 +43,9 @@ for name in ${SETTINGS:-$ALL}; do
     [ -f "$run/eval.json" ] && continue
     mkdir -p "$OUT/$name"
     case "$name" in  # the quickstart's own warm-up (tiny model from seed 42, 200 SFT steps), or household-lookup's
+      sft1[68]0_*) steps=${name:3:3}  # 160 SFT steps: 3% held-out, 180: 11%, the quickstart's 200: 66%
+        model=$(scripts/sft_warmup.sh "$OUT/warmup_sft$steps" recipes/quickstart.yaml --sft_warmup_steps "$steps" \
+          --max_steps 1 --eval_num_tasks 100) ;;
       lookup_*) model=$(scripts/sft_warmup.sh "$OUT/lookup_warmup" recipes/algorithms/lookup_warmup.yaml) ;;  # 400 SFT
       *) model=$(scripts/sft_warmup.sh "$OUT/warmup" recipes/quickstart.yaml --max_steps 1 --eval_num_tasks 1) ;;
     esac

@@ -137,7 +137,7 @@ def cycle_table(runs: dict[str, list[Run]]) -> list[str]:
                 z,
             ]
         lines.append(
-            f"| {config} | {len(found)} | {', '.join(str(len(run.updates)) for run in found)} | {'; '.join(starts)} | "
+            f"| {config} | {len(found)} | {', '.join(str(run.updates[-1]['step']) for run in found)} | {'; '.join(starts)} | "
             f"{sum(c >= 2 for c in counts)}/{len(found)} | {peak:.2f} | {' | '.join(held_out)} |"
         )
     return lines
