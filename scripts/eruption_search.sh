@@ -32,11 +32,12 @@ setting() {  # name -> updates and the recipe changes
     sft160_lr2e-4)   echo "--max_steps 50" ;;  # a weaker warm-up (160 SFT steps): more left to learn by RL
     sft160_lr5e-4)   echo "--max_steps 50 --learning_rate 5e-4" ;;
     sft180_lr2e-4)   echo "--max_steps 50" ;;  # 180 SFT steps: 11% held-out
+    sft180_lr3e-4)   echo "--max_steps 50 --learning_rate 3e-4" ;;  # between learning slowly and collapsing
     sft180_lr5e-4)   echo "--max_steps 50 --learning_rate 5e-4" ;;
   esac
 }
 ALL="lr5e-4 lr7e-4 lr1e-3 t1_lr2e-4 lr5e-4_t1 b32_lr5e-4 b32_lr2e-4 restarts_lr5e-4 lr5e-4_shift15 long120
-  lookup_lr5e-4 sft160_lr2e-4 sft160_lr5e-4 sft180_lr2e-4 sft180_lr5e-4 mu4"
+  lookup_lr5e-4 sft160_lr2e-4 sft160_lr5e-4 sft180_lr2e-4 sft180_lr3e-4 sft180_lr5e-4 mu4"
 jobs=()
 for name in ${SETTINGS:-$ALL}; do
   for seed in ${SEEDS:-0}; do
