@@ -53,14 +53,17 @@ def _env_shift_step(run_dir: str) -> int | None:
 
 
 def shade_phases(axis, records: list[dict]) -> None:
+    """Shade each update by its entropy phase. A phase holds until the next one is logged: the next update, or with
+    num_iterations > 1 the next rollout batch's (the detector is fed once a batch)."""
     steps, codes = _series(records, "entropy/phase")
     labelled = set()
-    for step, code in zip(steps, codes, strict=True):
+    for index, (step, code) in enumerate(zip(steps, codes, strict=True)):
         phase = PHASES[int(code)]
         if phase in PHASE_COLOURS:
+            following = steps[index + 1] if index + 1 < len(steps) else step + (step - steps[index - 1] if index else 1)
             axis.axvspan(
                 step - 0.5,
-                step + 0.5,
+                following - 0.5,
                 color=PHASE_COLOURS[phase],
                 alpha=0.5,
                 lw=0,

@@ -333,3 +333,24 @@ def test_pulse_with_explicit_peak_and_early_stop():
     # a new collapse (0.03) starts the next one
     assert got == pytest.approx([0.0, 0.02, 0.02, 0.0, 0.0, 0.02])
     assert pulse.pulses == 2
+
+
+def test_phase_shading_holds_each_phase_until_the_next_one_is_logged():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from agentrl.plots import shade_phases
+
+    def spans(steps, phases):
+        figure, axis = plt.subplots()
+        shade_phases(axis, [{"step": s, "entropy/phase": p} for s, p in zip(steps, phases, strict=True)])
+        found = [(patch.get_x(), patch.get_x() + patch.get_width()) for patch in axis.patches]
+        plt.close(figure)
+        return found
+
+    # one rollout batch per update: each update shaded alone (stable, code 0, is not shaded)
+    assert spans([1, 2, 3, 4], [1, 2, 0, 3]) == [(0.5, 1.5), (1.5, 2.5), (3.5, 4.5)]
+    # num_iterations 4: the detector is fed at updates 1, 5, 9; each phase covers its batch's four updates
+    assert spans([1, 5, 9], [2, 3, 1]) == [(0.5, 4.5), (4.5, 8.5), (8.5, 12.5)]
