@@ -72,6 +72,13 @@ class AgentRLConfig(GRPOConfig):
     env_shift_kwargs: dict[str, Any] | str | None = field(
         default=None, metadata={"help": "Environment keyword arguments that change at env_shift_step (a mapping)."}
     )
+    env_shift_id: str | None = field(
+        default=None,
+        metadata={
+            "help": "The environment from env_shift_step on (default: env_id): a curriculum's next stage, e.g. "
+            "household-easy -> household-lookup. It is built with env_kwargs and env_shift_kwargs merged."
+        },
+    )
     max_episode_steps: int | None = field(
         default=None, metadata={"help": "Episode step limit (default: the environment's own max_steps)."}
     )
@@ -437,8 +444,11 @@ class AgentRLConfig(GRPOConfig):
         if isinstance(self.env_shift_kwargs, str):
             self.env_shift_kwargs = yaml.safe_load(self.env_shift_kwargs) or {}
         self.env_shift_kwargs = dict(self.env_shift_kwargs or {})
-        if (self.env_shift_step is None) != (not self.env_shift_kwargs):
-            raise ValueError("env_shift_step and env_shift_kwargs go together: set both (or neither)")
+        if (self.env_shift_step is None) != (not self.env_shift_kwargs and self.env_shift_id is None):
+            raise ValueError(
+                "env_shift_step and env_shift_kwargs / env_shift_id go together: set env_shift_step and what changes "
+                "at it (or neither)"
+            )
         super().__post_init__()
 
     def _check_dropped_trainer_features(self) -> None:

@@ -190,7 +190,10 @@ def validate(args: AgentRLConfig) -> None:
 
     try:
         step_limit = {} if args.max_episode_steps is None else {"max_steps": args.max_episode_steps}
-        check_env_kwargs(args.env_id, {**args.env_kwargs, **args.env_shift_kwargs, **step_limit})
+        check_env_kwargs(args.env_id, {**args.env_kwargs, **step_limit})
+        if args.env_shift_step is not None:  # the environment after the shift, with its kwargs
+            shifted_kwargs = {**args.env_kwargs, **args.env_shift_kwargs, **step_limit}
+            check_env_kwargs(args.env_shift_id or args.env_id, shifted_kwargs, key="env_shift_id")
     except ValueError as error:
         raise RecipeError(str(error)) from error
     from agentrl.rollout.prompt_templates import load_prompt_template

@@ -30,7 +30,8 @@ logger = logging.getLogger(__name__)
 
 
 def env_factory_for(args: AgentRLConfig, shifted: bool = False):
-    """make_env with the recipe's env kwargs; `shifted`: with env_shift_kwargs merged in (after env_shift_step)."""
+    """make_env with the recipe's env kwargs; `shifted`: the environment after env_shift_step (env_shift_id, or
+    env_id again) with env_shift_kwargs merged in."""
     from agentrl.envs import make_env
 
     kwargs = dict(args.env_kwargs)
@@ -38,7 +39,32 @@ def env_factory_for(args: AgentRLConfig, shifted: bool = False):
         kwargs.update(args.env_shift_kwargs)
     if args.max_episode_steps is not None:
         kwargs["max_steps"] = args.max_episode_steps
-    return functools.partial(make_env, args.env_id, **kwargs)
+    return functools.partial(make_env, shifted_env_id(args) if shifted else args.env_id, **kwargs)
+
+
+def shifted_env_id(args: AgentRLConfig) -> str:
+    """The environment after env_shift_step: env_shift_id where the recipe names one, else env_id."""
+    return args.env_shift_id or args.env_id
+
+
+def build_checked_env(args: AgentRLConfig, shifted: bool = False):
+    """The (original or shifted) environment, built once: one message if it cannot be built or its actions do not
+    fit the trajectory format."""
+    from agentrl.errors import RecipeError
+    from agentrl.models import has_tools
+
+    env_id = shifted_env_id(args) if shifted else args.env_id
+    try:
+        env = env_factory_for(args, shifted)()
+    except Exception as error:  # noqa: BLE001 - a user's environment failing to build: one message, no traceback
+        text = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        raise RecipeError(f"cannot build environment {env_id!r}: {type(error).__name__}: {text}") from error
+    if args.trajectory_format == "per_step" and has_tools(env):
+        raise RecipeError(
+            f"env {env_id!r} is a tool environment (its actions are tool calls): set trajectory_format: concat in "
+            "the recipe (tool messages are context of one growing conversation; docs/multiturn.md)."
+        )
+    return env
 
 
 def write_config(args: AgentRLConfig, output_dir: Path) -> None:
@@ -85,17 +111,16 @@ def train(args: AgentRLConfig) -> dict:
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     from agentrl.callbacks import MetricsJsonlCallback, RichProgressCallback
-    from agentrl.provenance import write_versions
     from agentrl.errors import RecipeError
     from agentrl.interrupts import GracefulStop
     from agentrl.models import (
         build_tiny_model,
-        has_tools,
         is_adapter_folder,
         load_policy,
         load_tokenizer,
         lora_config,
     )
+    from agentrl.provenance import write_versions
     from agentrl.rollout.demo_file import warmup_environment
     from agentrl.rollout.generator import unwrap_for_generation
     from agentrl.run_folder import (
@@ -124,18 +149,11 @@ def train(args: AgentRLConfig) -> dict:
             "--merge`) and start from the merged model."
         )
     check_output_dir(args)  # another run's results without resume/overwrite: refused before anything is written
-    # the environment before the run folder is claimed: one that cannot be built leaves an overwritten run intact
+    # the environments before the run folder is claimed: one that cannot be built leaves an overwritten run intact
     env_factory = env_factory_for(args)
-    try:
-        env = env_factory()
-    except Exception as error:  # noqa: BLE001 - a user's environment failing to build: one message, no traceback
-        text = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-        raise RecipeError(f"cannot build environment {args.env_id!r}: {type(error).__name__}: {text}") from error
-    if args.trajectory_format == "per_step" and has_tools(env):
-        raise RecipeError(
-            f"env {args.env_id!r} is a tool environment (its actions are tool calls): set trajectory_format: concat in "
-            "the recipe (tool messages are context of one growing conversation; docs/multiturn.md)."
-        )
+    env = build_checked_env(args)
+    if args.env_shift_step is not None:  # the shifted one too, so a bad env_shift_id fails now, not at the shift
+        build_checked_env(args, shifted=True).close()
     try:  # the demonstrations the warm-up (and the tiny tokenizer) learn from: the env's expert or a file
         demo_env = warmup_environment(env, args.sft_demonstrations, args.sft_warmup_steps)
     except ValueError as error:

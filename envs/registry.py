@@ -186,8 +186,18 @@ def import_object(target: str, label: str) -> Any:
         raise UnknownEnvironmentError(str(error).replace(f"env_id {target!r}", f"{label} {target!r}", 1)) from None
 
 
-def resolve_env(spec: str) -> Callable[..., TextEnv]:
-    """The factory an environment spec names (see the module docstring); UnknownEnvironmentError if none."""
+def resolve_env(spec: str, key: str = "env_id") -> Callable[..., TextEnv]:
+    """The factory an environment spec names (see the module docstring); UnknownEnvironmentError if none, its message
+    naming the recipe key `key` the spec came from (env_shift_id names a second environment)."""
+    try:
+        return _resolve_env(spec)
+    except UnknownEnvironmentError as error:
+        if key == "env_id":
+            raise
+        raise UnknownEnvironmentError(str(error).replace("env_id", key)) from None
+
+
+def _resolve_env(spec: str) -> Callable[..., TextEnv]:
     if not isinstance(spec, str) or not spec.strip():
         raise UnknownEnvironmentError(
             f"env_id must be an environment name or spec, got {spec!r}; list the registered ones with `agentrl envs`"
@@ -247,9 +257,10 @@ def check_env_name(spec: str) -> None:
     resolve_env(spec)
 
 
-def check_env_kwargs(spec: str, kwargs: dict[str, Any]) -> None:
-    """Raise UnknownEnvironmentError if the factory of `spec` takes no keyword in `kwargs` (e.g. a typo)."""
-    factory = resolve_env(spec)
+def check_env_kwargs(spec: str, kwargs: dict[str, Any], key: str = "env_id") -> None:
+    """Raise UnknownEnvironmentError if `spec` (from the recipe key `key`) names no environment, or its factory takes
+    no keyword in `kwargs` (e.g. a typo)."""
+    factory = resolve_env(spec, key)
     try:
         signature = inspect.signature(factory)
     except (TypeError, ValueError):

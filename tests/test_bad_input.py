@@ -118,6 +118,11 @@ BAD_RECIPES = {  # case -> (recipe changes, or raw YAML text; words the one mess
         {"env_id": "webshop", "env_kwargs": {"num_product": 10}},
         ["env_kwargs key 'num_product'", "'num_products'"],
     ),
+    "unknown env_shift_id": (
+        {"env_shift_step": 1, "env_shift_id": "household-lookpu"},
+        ["unknown environment 'household-lookpu'", "Set the recipe key `env_shift_id:`", "household-lookup"],
+    ),
+    "env_shift_id without its step": ({"env_shift_id": "household-lookup"}, ["env_shift_step", "go together"]),
     "batch size 0": ({"per_device_train_batch_size": 0}, ["per_device_train_batch_size must be >= 1, got 0"]),
     "num_generations 0": ({"num_generations": 0}, ["num_generations must be >= 2, got 0"]),
     "negative learning rate": ({"learning_rate": -1.0}, ["learning_rate must be >= 0, got -1.0"]),

@@ -318,6 +318,29 @@ def test_put_grammar_renames_the_placing_command():
     assert reward == 0.0 and not info["valid"]
 
 
+def test_env_shift_id_moves_training_to_another_environment(tmp_path):
+    """A curriculum's next stage: from env_shift_step on, env_shift_id with env_kwargs and env_shift_kwargs merged."""
+    from agentrl.config import AgentRLConfig
+    from agentrl.run import env_factory_for
+
+    args = AgentRLConfig(
+        output_dir=str(tmp_path),
+        use_cpu=True,
+        bf16=False,
+        env_id="household-easy",
+        env_kwargs={"num_train_tasks": 50},
+        max_episode_steps=6,
+        env_shift_step=10,
+        env_shift_id="household-lookup",
+        env_shift_kwargs={"put_grammar": True},
+    )
+    before, after = env_factory_for(args)(), env_factory_for(args, shifted=True)()
+    assert (before.name, before.put_grammar, before.max_steps) == ("household-easy", False, 6)
+    assert (after.name, after.put_grammar, after.max_steps) == ("household-lookup", True, 6)
+    assert len(after.task_ids("train")) == 50  # env_kwargs carry over to the new environment
+    assert after.task_ids("train")[0].startswith("household-lookup/")
+
+
 def test_monitor_triggers_a_pulse_when_no_group_has_a_learning_signal():
     monitor = EntropyMonitor(EntropyPulse(threshold=0.0, duration=1, base_coef=0.01), pulse_on_zero_signal=2)
     coefs = [monitor.update(0.5, zero_signal=flag)[0] for flag in (True, False, True, True, True, True)]
