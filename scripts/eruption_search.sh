@@ -28,8 +28,6 @@ setting() {  # name -> updates and the recipe changes
     lookup_lr5e-4)   echo "--max_steps 60 --learning_rate 5e-4 --env_id household-lookup" ;;  # the harder variant
     restarts_lr5e-4) echo "--max_steps 60 --learning_rate 5e-4 --lr_scheduler_type cosine_with_restarts \
 --lr_scheduler_kwargs '{\"num_cycles\": 3}'" ;;
-    shift_lookup12)  echo "--max_steps 30 --learning_rate 5e-4 --env_shift_step 12 \
---env_shift_id household-lookup" ;;  # a learnable second shock: the next stage of a curriculum
     mu4)             echo "--max_steps 160 --num_iterations 4" ;;  # TRL's mu: 4 updates per rollout batch (40 batches)
     sft160_lr2e-4)   echo "--max_steps 50" ;;  # a weaker warm-up (160 SFT steps): more left to learn by RL
     sft160_lr5e-4)   echo "--max_steps 50 --learning_rate 5e-4" ;;
@@ -39,7 +37,7 @@ setting() {  # name -> updates and the recipe changes
   esac
 }
 ALL="lr5e-4 lr7e-4 lr1e-3 t1_lr2e-4 lr5e-4_t1 b32_lr5e-4 b32_lr2e-4 restarts_lr5e-4 lr5e-4_shift15 long120
-  lookup_lr5e-4 sft160_lr2e-4 sft160_lr5e-4 sft180_lr2e-4 sft180_lr3e-4 sft180_lr5e-4 mu4 shift_lookup12"
+  lookup_lr5e-4 sft160_lr2e-4 sft160_lr5e-4 sft180_lr2e-4 sft180_lr3e-4 sft180_lr5e-4 mu4"
 jobs=()
 for name in ${SETTINGS:-$ALL}; do
   for seed in ${SEEDS:-0}; do

@@ -255,7 +255,8 @@ def test_pulse_run_logs_entropy_dynamics_and_plots(tmp_path, capsys):
     from tests.test_cli import write_recipe
 
     # threshold 10 nats: the collapse test fires at the first update; the pulse lasts 2 updates.
-    # The environment shifts to the "put" grammar after 2 updates (the docs/entropy.md demonstration).
+    # The environment shifts to the "put" grammar after 2 updates (the docs/entropy.md demonstration), and to another
+    # environment, household-lookup, whose task ids are its own (a curriculum's next stage).
     recipe = write_recipe(
         tmp_path,
         max_steps=3,
@@ -265,6 +266,7 @@ def test_pulse_run_logs_entropy_dynamics_and_plots(tmp_path, capsys):
         pulse_base_coef=0.001,
         env_shift_step=2,
         env_shift_kwargs={"put_grammar": True},
+        env_shift_id="household-lookup",
     )
     assert main(["train", "--config", str(recipe)]) == 0
     run = tmp_path / "run"
@@ -279,6 +281,7 @@ def test_pulse_run_logs_entropy_dynamics_and_plots(tmp_path, capsys):
     assert all(r["entropy/phase_name"] in ("stable", "descent", "eruption", "subsidence") for r in steps)
     assert "entropy_coef" not in steps[0]  # TRL's per-micro-batch value is not logged
     assert [r["env/shifted"] for r in steps] == [0.0, 0.0, 1.0]
+    assert [r["episode/env_errors"] for r in steps] == [0.0, 0.0, 0.0]  # every task id found in household-lookup
     assert json.loads((run / "eval.json").read_text())["env_shifted_for_after"] is True
     assert (run / "entropy_dynamics.png").stat().st_size > 10_000
     assert (run / "entropy_turns.png").exists()
