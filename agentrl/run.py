@@ -54,11 +54,12 @@ def build_checked_env(args: AgentRLConfig, shifted: bool = False):
     from agentrl.models import has_tools
 
     env_id = shifted_env_id(args) if shifted else args.env_id
+    which = f"{env_id!r} (the environment after update {args.env_shift_step})" if shifted else repr(env_id)
     try:
         env = env_factory_for(args, shifted)()
     except Exception as error:  # noqa: BLE001 - a user's environment failing to build: one message, no traceback
         text = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-        raise RecipeError(f"cannot build environment {env_id!r}: {type(error).__name__}: {text}") from error
+        raise RecipeError(f"cannot build environment {which}: {type(error).__name__}: {text}") from error
     if args.trajectory_format == "per_step" and has_tools(env):
         raise RecipeError(
             f"env {env_id!r} is a tool environment (its actions are tool calls): set trajectory_format: concat in "

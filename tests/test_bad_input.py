@@ -123,6 +123,10 @@ BAD_RECIPES = {  # case -> (recipe changes, or raw YAML text; words the one mess
         ["unknown environment 'household-lookpu'", "Set the recipe key `env_shift_id:`", "household-lookup"],
     ),
     "env_shift_id without its step": ({"env_shift_id": "household-lookup"}, ["env_shift_step", "go together"]),
+    "shifted environment cannot be built": (
+        {"env_shift_step": 1, "env_shift_id": "household", "env_shift_kwargs": {"target_moved": True}},
+        ["cannot build environment 'household' (the environment after update 1)", "target_moved needs"],
+    ),
     "batch size 0": ({"per_device_train_batch_size": 0}, ["per_device_train_batch_size must be >= 1, got 0"]),
     "num_generations 0": ({"num_generations": 0}, ["num_generations must be >= 2, got 0"]),
     "negative learning rate": ({"learning_rate": -1.0}, ["learning_rate must be >= 0, got -1.0"]),
