@@ -123,10 +123,6 @@ BAD_RECIPES = {  # case -> (recipe changes, or raw YAML text; words the one mess
         ["unknown environment 'household-lookpu'", "Set the recipe key `env_shift_id:`", "household-lookup"],
     ),
     "env_shift_id without its step": ({"env_shift_id": "household-lookup"}, ["env_shift_step", "go together"]),
-    "shifted environment cannot be built": (
-        {"env_shift_step": 1, "env_shift_id": "household", "env_shift_kwargs": {"target_moved": True}},
-        ["cannot build environment 'household' (the environment after update 1)", "target_moved needs"],
-    ),
     "batch size 0": ({"per_device_train_batch_size": 0}, ["per_device_train_batch_size must be >= 1, got 0"]),
     "num_generations 0": ({"num_generations": 0}, ["num_generations must be >= 2, got 0"]),
     "negative learning rate": ({"learning_rate": -1.0}, ["learning_rate must be >= 0, got -1.0"]),
@@ -280,6 +276,31 @@ def test_a_bad_number_is_one_line_fast(tmp_path, import_seconds, previous_run):
 
 
 @pytest.mark.slow  # a fresh `agentrl` process (imports torch and TRL): ~4-5 s
+def test_a_shifted_environment_that_cannot_be_built_is_one_message_before_any_model(
+    tmp_path, capsys, monkeypatch, previous_run
+):
+    """The environment after env_shift_step is built up front (in train, before the run folder and the model), so a
+    bad one stops the run at once, named as the shifted one."""
+    import agentrl.models
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a model was loaded before the environments were built")
+
+    monkeypatch.setattr(agentrl.models, "load_policy", forbidden)
+    monkeypatch.setattr(agentrl.models, "build_tiny_model", forbidden)
+    shift = {"env_shift_step": 1, "env_shift_id": "household", "env_shift_kwargs": {"target_moved": True}}
+    before = folder_digest(previous_run)
+    overrides = ["--output_dir", str(previous_run), "--overwrite_output_dir", "true"]
+    code = main(["train", "--config", str(write_recipe(tmp_path, **shift)), *overrides])
+    assert_one_message(
+        code,
+        capsys.readouterr().err,
+        "cannot build environment 'household' (the environment after update 1)",
+        "target_moved needs a variant whose task text says where the target lies",
+    )
+    assert folder_digest(previous_run) == before
+
+
 def test_an_env_kwargs_key_the_factory_passes_on_fails_before_the_run_folder_is_touched(
     tmp_path, import_seconds, previous_run
 ):
