@@ -451,6 +451,11 @@ class AgentRLConfig(GRPOConfig):
             )
         super().__post_init__()
 
+    @property
+    def shifted_env_id(self) -> str:
+        """The environment after env_shift_step: env_shift_id where the recipe names one, else env_id."""
+        return self.env_shift_id or self.env_id
+
     def _check_dropped_trainer_features(self) -> None:
         """TRL / HF settings agentrl's own update loop cannot honour: refused here, before a model loads."""
         strategy = getattr(self.eval_strategy, "value", self.eval_strategy)

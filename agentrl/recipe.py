@@ -193,7 +193,7 @@ def validate(args: AgentRLConfig) -> None:
         check_env_kwargs(args.env_id, {**args.env_kwargs, **step_limit})
         if args.env_shift_step is not None:  # the environment after the shift, with its kwargs
             shifted_kwargs = {**args.env_kwargs, **args.env_shift_kwargs, **step_limit}
-            check_env_kwargs(args.env_shift_id or args.env_id, shifted_kwargs, key="env_shift_id")
+            check_env_kwargs(args.shifted_env_id, shifted_kwargs, key="env_shift_id")
     except ValueError as error:
         raise RecipeError(str(error)) from error
     from agentrl.rollout.prompt_templates import load_prompt_template

@@ -39,12 +39,7 @@ def env_factory_for(args: AgentRLConfig, shifted: bool = False):
         kwargs.update(args.env_shift_kwargs)
     if args.max_episode_steps is not None:
         kwargs["max_steps"] = args.max_episode_steps
-    return functools.partial(make_env, shifted_env_id(args) if shifted else args.env_id, **kwargs)
-
-
-def shifted_env_id(args: AgentRLConfig) -> str:
-    """The environment after env_shift_step: env_shift_id where the recipe names one, else env_id."""
-    return args.env_shift_id or args.env_id
+    return functools.partial(make_env, args.shifted_env_id if shifted else args.env_id, **kwargs)
 
 
 def build_checked_env(args: AgentRLConfig, shifted: bool = False):
@@ -53,7 +48,7 @@ def build_checked_env(args: AgentRLConfig, shifted: bool = False):
     from agentrl.errors import RecipeError
     from agentrl.models import has_tools
 
-    env_id = shifted_env_id(args) if shifted else args.env_id
+    env_id = args.shifted_env_id if shifted else args.env_id
     which = f"{env_id!r} (the environment after update {args.env_shift_step})" if shifted else repr(env_id)
     try:
         env = env_factory_for(args, shifted)()

@@ -168,9 +168,11 @@ class AgentGRPOTrainer(GRPOTrainer):
             return
         if self.shifted_env_factory is None:
             raise ValueError("env_shift_step is set but the trainer was given no shifted_env_factory")
-        shifted_to = self.args.env_shift_id or self.args.env_id
         logger.info(
-            "update %d: the environment shifts to %s %s", self.state.global_step, shifted_to, self.args.env_shift_kwargs
+            "update %d: the environment shifts to %s %s",
+            self.state.global_step,
+            self.args.shifted_env_id,
+            self.args.env_shift_kwargs,
         )
         self.collector.close()
         self.env_factory = self.shifted_env_factory
