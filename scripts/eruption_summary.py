@@ -136,8 +136,9 @@ def cycle_table(runs: dict[str, list[Run]]) -> list[str]:
                 f"{100 * together:.1f}% [{100 * low:.1f}, {100 * high:.1f}]",
                 z,
             ]
+        updates_run = ", ".join(str(run.updates[-1]["step"]) for run in found)  # the last update with rollout metrics
         lines.append(
-            f"| {config} | {len(found)} | {', '.join(str(run.updates[-1]['step']) for run in found)} | {'; '.join(starts)} | "
+            f"| {config} | {len(found)} | {updates_run} | {'; '.join(starts)} | "
             f"{sum(c >= 2 for c in counts)}/{len(found)} | {peak:.2f} | {' | '.join(held_out)} |"
         )
     return lines
