@@ -25,7 +25,6 @@ reads best next to the others; the parts with logic of their own live in agentrl
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import time
@@ -86,7 +85,7 @@ class AgentGRPOTrainer(GRPOTrainer):
         if train_task_ids is None:
             train_task_ids = env_factory().task_ids("train")
         self._train_task_ids = list(train_task_ids)  # dynamic sampling draws extra tasks from these
-        self._task_id_after_shift: dict[str, str] = {}  # env_shift_id: a sampled task id -> the new environment's
+        self._task_id_after_shift: dict[str, str] = {}  # after a shift to another environment: drawn id -> its id
         if args.seal:
             peft_config = prepare_seal_head(model, args, peft_config)
         super().__init__(
@@ -177,13 +176,9 @@ class AgentGRPOTrainer(GRPOTrainer):
         self.collector.close()
         self.env_factory = self.shifted_env_factory
         self.collector = self._make_collector(self.env_factory)
-        # Another environment (env_shift_id) has task ids of its own, but the sampler goes on drawing the first one's:
-        # each is mapped to the new environment's train task at the same position (cycling if it has fewer).
         env = self.env_factory()
-        shifted_ids = env.task_ids("train")
+        self._task_id_after_shift = group_rounds.task_ids_after_shift(self._train_task_ids, env.task_ids("train"))
         env.close()
-        if shifted_ids != self._train_task_ids:
-            self._task_id_after_shift = dict(zip(self._train_task_ids, itertools.cycle(shifted_ids)))
 
     def _policy_logps(self, model, input_ids, attention_mask, logits_to_keep: int, compute_entropy: bool):
         return seam.per_token_logps_and_entropies(

@@ -344,6 +344,15 @@ def test_env_shift_id_moves_training_to_another_environment(tmp_path):
     assert after.task_ids("train")[0].startswith("household-lookup/")
 
 
+def test_task_ids_after_a_shift_map_only_what_the_new_environment_lacks():
+    from agentrl.training.group_rounds import task_ids_after_shift
+
+    # another environment: every drawn id is unknown there; by position, cycling over its 2 tasks
+    assert task_ids_after_shift(["a/1", "a/2", "a/3"], ["b/1", "b/2"]) == {"a/1": "b/1", "a/2": "b/2", "a/3": "b/1"}
+    # a shift of keywords only, training on a subset (tasks 3 and 4): the same tasks go on being played
+    assert task_ids_after_shift(["a/3", "a/4"], ["a/1", "a/2", "a/3", "a/4"]) == {}
+
+
 def test_monitor_triggers_a_pulse_when_no_group_has_a_learning_signal():
     monitor = EntropyMonitor(EntropyPulse(threshold=0.0, duration=1, base_coef=0.01), pulse_on_zero_signal=2)
     coefs = [monitor.update(0.5, zero_signal=flag)[0] for flag in (True, False, True, True, True, True)]

@@ -6,6 +6,7 @@ rounds, so the estimators (agentrl.algorithms) can normalise within a group from
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 
 import torch
@@ -39,6 +40,14 @@ def extra_task_ids(
     generator = torch.Generator().manual_seed(seed * 1_000_003 + stream * ranks.count + ranks.index)
     picks = torch.randint(len(train_task_ids), (groups,), generator=generator).tolist()
     return [train_task_ids[p] for p in picks for _ in range(group_size)]
+
+
+def task_ids_after_shift(drawn: Sequence[str], shifted: Sequence[str]) -> dict[str, str]:
+    """After a shift to another environment (env_shift_id) the sampler still draws the first one's task ids: each id the
+    new environment does not know maps to its train task at the same position in `drawn` (cycling if it has fewer).
+    Ids it knows (a shift of keywords only) stay as they are."""
+    known = set(shifted)
+    return {old: new for old, new in zip(drawn, itertools.cycle(shifted)) if old not in known}
 
 
 def dynamic_sampling(
