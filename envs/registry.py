@@ -23,6 +23,7 @@ import importlib
 import importlib.util
 import inspect
 import os
+import re
 import sys
 from collections.abc import Callable
 from importlib import metadata
@@ -194,7 +195,8 @@ def resolve_env(spec: str, key: str = "env_id") -> Callable[..., TextEnv]:
     except UnknownEnvironmentError as error:
         if key == "env_id":
             raise
-        raise UnknownEnvironmentError(str(error).replace("env_id", key)) from None
+        # the messages name the key as the word env_id; a file or module name that contains it is left alone
+        raise UnknownEnvironmentError(re.sub(r"(?<![\w.])env_id(?![\w.])", key, str(error))) from None
 
 
 def _resolve_env(spec: str) -> Callable[..., TextEnv]:

@@ -122,6 +122,10 @@ BAD_RECIPES = {  # case -> (recipe changes, or raw YAML text; words the one mess
         {"env_shift_step": 1, "env_shift_id": "household-lookpu"},
         ["unknown environment 'household-lookpu'", "Set the recipe key `env_shift_id:`", "household-lookup"],
     ),
+    "env_shift_id file not found": (  # the key renamed in the message, the file's own name left as it is
+        {"env_shift_step": 1, "env_shift_id": "my_env_id.py:Env"},
+        ["env_shift_id 'my_env_id.py:Env': file 'my_env_id.py' not found"],
+    ),
     "env_shift_id without its step": ({"env_shift_id": "household-lookup"}, ["env_shift_step", "go together"]),
     "batch size 0": ({"per_device_train_batch_size": 0}, ["per_device_train_batch_size must be >= 1, got 0"]),
     "num_generations 0": ({"num_generations": 0}, ["num_generations must be >= 2, got 0"]),
